@@ -1,0 +1,423 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// LogFunc receives progress messages with structured fields (address, node_id, ...).
+type LogFunc func(ctx context.Context, msg string, fields map[string]any)
+
+// Executor runs plans against live nodes and waits for the cluster to
+// converge. It holds no state between calls besides the shared pool.
+type Executor struct {
+	Pool *Pool
+	// Info and Debug receive progress logs; nil discards them.
+	Info, Debug LogFunc
+	// PollInterval is how often waits re-read the nodes (default 20 ms).
+	PollInterval time.Duration
+	// AfterStep, when set, is called after each step that changed the
+	// cluster; an error aborts the run. Tests use it to kill nodes at every
+	// point of an apply.
+	AfterStep func(ctx context.Context, index int, s Step) error
+	// MaxRounds bounds observe-plan-run rounds (default 5).
+	MaxRounds int
+}
+
+func (e *Executor) info(ctx context.Context, msg string, f map[string]any) {
+	if e.Info != nil {
+		e.Info(ctx, msg, f)
+	}
+}
+
+func (e *Executor) debug(ctx context.Context, msg string, f map[string]any) {
+	if e.Debug != nil {
+		e.Debug(ctx, msg, f)
+	}
+}
+
+func (e *Executor) poll() time.Duration {
+	if e.PollInterval > 0 {
+		return e.PollInterval
+	}
+	return 20 * time.Millisecond
+}
+
+// Apply makes the cluster match d: observe, plan, run, and again until the
+// plan is empty and the cluster has converged. obs, when not nil, is a fresh
+// observation to start from. It returns the final observation.
+func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observed, error) {
+	rounds := e.MaxRounds
+	if rounds <= 0 {
+		rounds = 5
+	}
+	addrs := d.Addrs()
+	var last []Step
+	for round := 0; round < rounds; round++ {
+		if obs == nil {
+			obs = Observe(ctx, e.Pool, addrs, true)
+		}
+		steps, err := Plan(d, obs)
+		if err != nil {
+			return obs, err
+		}
+		if len(steps) == 0 {
+			if ok, _ := Converged(d, obs); ok {
+				return obs, nil
+			}
+			steps = []Step{{Kind: StepWaitReady}}
+		}
+		last = steps
+		e.info(ctx, "applying cluster plan", map[string]any{"round": round + 1, "steps": len(steps)})
+		if err := e.Run(ctx, d, obs, steps); err != nil {
+			return obs, err
+		}
+		obs = nil
+	}
+	return obs, fmt.Errorf("the cluster did not converge after %d rounds; last plan: %s", rounds, stepsSummary(last))
+}
+
+func stepsSummary(steps []Step) string {
+	var parts []string
+	for _, s := range steps {
+		parts = append(parts, s.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Run executes steps in stages: the steps of one stage run concurrently
+// across nodes and in order on each node, simple commands to one node
+// pipelined in one round trip.
+func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []Step) error {
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() {
+			j++
+		}
+		start := time.Now()
+		var err error
+		switch k := steps[i].Kind; k {
+		case StepWaitKnown:
+			err = e.waitFor(ctx, d, obs, "every node knows every other", func(o *Observed) (bool, string) { return allKnown(d, o) })
+		case StepWaitReady:
+			err = e.waitFor(ctx, d, obs, "the cluster is ready", func(o *Observed) (bool, string) { return Converged(d, o) })
+		default:
+			err = e.runStage(ctx, obs, steps[i:j], i)
+		}
+		e.debug(ctx, "stage done", map[string]any{"stage": steps[i].Kind.String(), "steps": j - i, "elapsed_ms": time.Since(start).Milliseconds()})
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+func (e *Executor) runStage(ctx context.Context, obs *Observed, steps []Step, base int) error {
+	byNode := map[string][]int{}
+	var order []string
+	for i, s := range steps {
+		if _, ok := byNode[s.Addr]; !ok {
+			order = append(order, s.Addr)
+		}
+		byNode[s.Addr] = append(byNode[s.Addr], i)
+	}
+	var (
+		mu   sync.Mutex
+		errs Errors
+		wg   sync.WaitGroup
+	)
+	for _, addr := range order {
+		wg.Add(1)
+		go func(addr string, idx []int) {
+			defer wg.Done()
+			if err := e.runNode(ctx, obs, steps, idx, base, &mu); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(addr, byNode[addr])
+	}
+	wg.Wait()
+	return errs.Err()
+}
+
+// runNode runs one node's steps of a stage in order, pipelining runs of
+// simple commands.
+func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx []int, base int, hookMu *sync.Mutex) error {
+	var batch []int
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := e.pipeline(ctx, obs, steps, batch)
+		done := batch
+		batch = nil
+		if err != nil {
+			return err
+		}
+		return e.hook(ctx, hookMu, steps, done, base)
+	}
+	for _, i := range idx {
+		s := steps[i]
+		switch s.Kind {
+		case StepAddSlots, StepSetEpoch, StepMeet, StepAnnounce:
+			batch = append(batch, i)
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		var err error
+		switch s.Kind {
+		case StepReplicate:
+			err = e.replicate(ctx, s)
+		case StepFailover:
+			err = e.failover(ctx, s)
+		case StepMoveSlots:
+			err = e.moveSlots(ctx, obs, s)
+		default:
+			err = fmt.Errorf("step %s cannot run inside a stage", s.Kind)
+		}
+		if err != nil {
+			return err
+		}
+		if err := e.hook(ctx, hookMu, steps, []int{i}, base); err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+func (e *Executor) hook(ctx context.Context, mu *sync.Mutex, steps []Step, done []int, base int) error {
+	if e.AfterStep == nil {
+		return nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, i := range done {
+		if err := e.AfterStep(ctx, base+i, steps[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipeline sends simple commands to one node in one round trip.
+func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, batch []int) error {
+	addr := steps[batch[0]].Addr
+	n := obs.Node(addr)
+	cmds := make([]*redis.Cmd, len(batch))
+	_, _ = e.Pool.Client(addr).Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, i := range batch {
+			cmds[k] = p.Do(ctx, commandFor(n, steps[i])...)
+		}
+		return nil
+	})
+	for k, i := range batch {
+		s := steps[i]
+		if err := cmds[k].Err(); err != nil {
+			if s.Kind == StepAnnounce {
+				// Best effort: gossip delivers the same news a little later.
+				e.debug(ctx, "announce failed", map[string]any{"address": addr, "target": s.Target, "error": err.Error()})
+				continue
+			}
+			return nodeErr(addr, strings.ToUpper(commandName(s)), err)
+		}
+		if s.Kind != StepAnnounce {
+			e.info(ctx, s.String(), map[string]any{"address": addr, "node_id": n.ID})
+		}
+	}
+	return nil
+}
+
+func commandName(s Step) string {
+	switch s.Kind {
+	case StepAddSlots:
+		return "cluster addslots"
+	case StepSetEpoch:
+		return "cluster set-config-epoch"
+	}
+	return "cluster meet"
+}
+
+func commandFor(n *NodeState, s Step) []any {
+	switch s.Kind {
+	case StepAddSlots:
+		args := []any{"CLUSTER"}
+		if n.AtLeast(7, 0) {
+			args = append(args, "ADDSLOTSRANGE")
+			for _, r := range s.Slots.Ranges() {
+				args = append(args, r.Start, r.End)
+			}
+			return args
+		}
+		args = append(args, "ADDSLOTS")
+		for _, slot := range s.Slots.Slots() {
+			args = append(args, slot)
+		}
+		return args
+	case StepSetEpoch:
+		return []any{"CLUSTER", "SET-CONFIG-EPOCH", s.Epoch}
+	}
+	args := []any{"CLUSTER", "MEET", s.IP, s.Port}
+	if s.BusPort != 0 && s.BusPort != s.Port+10000 {
+		args = append(args, s.BusPort)
+	}
+	return args
+}
+
+// replicate sends CLUSTER REPLICATE, retrying while the node does not yet
+// know the master as a master (gossip still on its way).
+func (e *Executor) replicate(ctx context.Context, s Step) error {
+	c := e.Pool.Client(s.Addr)
+	for {
+		err := c.ClusterReplicate(ctx, s.TargetID).Err()
+		if err == nil {
+			e.info(ctx, s.String(), map[string]any{"address": s.Addr, "master_id": s.TargetID})
+			return nil
+		}
+		msg := err.Error()
+		retry := strings.Contains(msg, "Unknown node") || strings.Contains(msg, "only replicate a master")
+		if !retry {
+			if strings.Contains(msg, "must be empty") {
+				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER REPLICATE",
+					Err: fmt.Errorf("%v: the node holds keys or slots; empty it (FLUSHALL) or move its slots before it can replicate %s", err, s.Target)}
+			}
+			return nodeErr(s.Addr, "CLUSTER REPLICATE", err)
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: waiting to replicate %s: it never learned that node as a master: %w", s.Addr, describe(s.Target, s.TargetID), err)
+		}
+	}
+}
+
+// failover hands mastership back to s.Addr (a replica) with a plain CLUSTER
+// FAILOVER, never FORCE or TAKEOVER: it waits until the replica's link to
+// its master is up, then until the replica reports itself master.
+func (e *Executor) failover(ctx context.Context, s Step) error {
+	c := e.Pool.Client(s.Addr)
+	for {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return nodeErr(s.Addr, "INFO replication", err)
+		}
+		kv := ParseInfo(info)
+		if kv["role"] == "master" {
+			return nil
+		}
+		if kv["master_link_status"] == "up" && kv["master_sync_in_progress"] == "0" {
+			break
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: waiting until it is in sync with %s before failing back: %w", s.Addr, s.Target, err)
+		}
+	}
+	e.info(ctx, "failing back", map[string]any{"address": s.Addr, "current_master": s.Target})
+	if err := c.ClusterFailover(ctx).Err(); err != nil {
+		return nodeErr(s.Addr, "CLUSTER FAILOVER", err)
+	}
+	for {
+		role, err := c.Do(ctx, "ROLE").Slice()
+		if err == nil && len(role) > 0 && role[0] == "master" {
+			return nil
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: CLUSTER FAILOVER sent, but it did not become master: %w", s.Addr, err)
+		}
+	}
+}
+
+// waitFor polls the declared nodes' views until cond holds or ctx ends.
+func (e *Executor) waitFor(ctx context.Context, d Desired, obs *Observed, what string, cond func(*Observed) (bool, string)) error {
+	start := time.Now()
+	lastLog := start
+	cur := obs
+	for {
+		cur = e.refresh(ctx, d, cur)
+		ok, why := cond(cur)
+		if ok {
+			e.info(ctx, "converged: "+what, map[string]any{"elapsed_ms": time.Since(start).Milliseconds()})
+			return nil
+		}
+		if time.Since(lastLog) > 2*time.Second {
+			e.info(ctx, "waiting until "+what, map[string]any{"waiting_on": why, "elapsed_ms": time.Since(start).Milliseconds()})
+			lastLog = time.Now()
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("timed out after %s waiting until %s: %s", time.Since(start).Round(time.Millisecond), what, why)
+		}
+	}
+}
+
+// refresh re-reads CLUSTER INFO and CLUSTER NODES of every declared node,
+// keeping IDs and versions from the previous observation.
+func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Observed {
+	out := &Observed{Nodes: make(map[string]*NodeState, len(prev.Nodes))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, a := range d.Addrs() {
+		p := prev.Node(a)
+		if p == nil || !p.OK() {
+			n := observeNode(ctx, e.Pool, a, true)
+			mu.Lock()
+			out.Nodes[a] = n
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func(p *NodeState) {
+			defer wg.Done()
+			n := *p
+			var info, nodes *redis.StringCmd
+			_, err := e.Pool.Client(p.Addr).Pipelined(ctx, func(pl redis.Pipeliner) error {
+				info = pl.ClusterInfo(ctx)
+				nodes = pl.ClusterNodes(ctx)
+				return nil
+			})
+			if err == nil {
+				n.Info = ParseInfo(info.Val())
+				n.View, err = ParseNodes(nodes.Val())
+			}
+			if err != nil {
+				n.Err = nodeErr(p.Addr, "CLUSTER NODES", err)
+			}
+			mu.Lock()
+			out.Nodes[p.Addr] = &n
+			mu.Unlock()
+		}(p)
+	}
+	wg.Wait()
+	return out
+}
+
+func allKnown(d Desired, obs *Observed) (bool, string) {
+	if err := requireAll(d, obs); err != nil {
+		return false, err.Error()
+	}
+	addrs := d.Addrs()
+	for _, a := range addrs {
+		for _, b := range addrs {
+			if a != b && !knows(obs, a, b) {
+				return false, fmt.Sprintf("%s does not know %s yet", a, describe(b, obs.ID(b)))
+			}
+		}
+	}
+	return true, ""
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

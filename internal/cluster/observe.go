@@ -1,0 +1,231 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NodeState is one node as read through its own address.
+type NodeState struct {
+	Addr string // the address as declared (before address_map)
+	// Err is set when the node could not be read; the other fields are then empty.
+	Err error
+
+	ID      string            // CLUSTER MYID
+	Info    map[string]string // CLUSTER INFO
+	Version string            // redis_version
+	Keys    int64             // DBSIZE
+	// View is the node's CLUSTER NODES; nil when the observation skipped it.
+	View []NodeLine
+	// IP is the address the node is dialed at, resolved, for CLUSTER MEET.
+	IP string
+}
+
+// OK tells whether the node answered.
+func (n *NodeState) OK() bool { return n != nil && n.Err == nil }
+
+// Self is the node's own line in its view ("myself"), or nil.
+func (n *NodeState) Self() *NodeLine {
+	if !n.OK() {
+		return nil
+	}
+	for i := range n.View {
+		if n.View[i].Myself() {
+			return &n.View[i]
+		}
+	}
+	return nil
+}
+
+// Lookup returns the node's view of node id, or nil when it does not know it.
+func (n *NodeState) Lookup(id string) *NodeLine {
+	if !n.OK() {
+		return nil
+	}
+	for i := range n.View {
+		if n.View[i].ID == id {
+			return &n.View[i]
+		}
+	}
+	return nil
+}
+
+// Known lists the nodes this node knows besides itself, skipping handshake
+// and address-less entries (they carry random or stale IDs).
+func (n *NodeState) Known() []NodeLine {
+	var out []NodeLine
+	for _, l := range n.View {
+		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// State is cluster_state from CLUSTER INFO ("ok", "fail"), "" if unknown.
+func (n *NodeState) State() string { return n.Info["cluster_state"] }
+
+// InfoInt reads an integer field of CLUSTER INFO, 0 when absent.
+func (n *NodeState) InfoInt(k string) int64 {
+	v, _ := strconv.ParseInt(n.Info[k], 10, 64)
+	return v
+}
+
+// AtLeast tells whether the server version is at least major.minor.
+func (n *NodeState) AtLeast(major, minor int) bool {
+	parts := strings.SplitN(n.Version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, _ := strconv.Atoi(parts[0])
+	mi, _ := strconv.Atoi(parts[1])
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// Observed is one read of a set of nodes, keyed by declared address.
+type Observed struct {
+	Nodes map[string]*NodeState
+}
+
+// Node returns the observation of addr (nil when it was not observed).
+func (o *Observed) Node(addr string) *NodeState { return o.Nodes[addr] }
+
+// ID returns the node ID read at addr, "" when unknown.
+func (o *Observed) ID(addr string) string {
+	if n := o.Nodes[addr]; n.OK() {
+		return n.ID
+	}
+	return ""
+}
+
+// AddrOf returns the observed address whose node has ID id, "" when none.
+func (o *Observed) AddrOf(id string) string {
+	for a, n := range o.Nodes {
+		if n.OK() && n.ID == id {
+			return a
+		}
+	}
+	return ""
+}
+
+// Failed lists the nodes that could not be read, sorted by address.
+func (o *Observed) Failed() []*NodeState {
+	var out []*NodeState
+	for _, n := range o.Nodes {
+		if !n.OK() {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// Observe reads every address concurrently, one pipelined round trip per
+// node (INFO server, CLUSTER MYID, CLUSTER INFO, DBSIZE and, when views is
+// true, CLUSTER NODES). An unreachable node is recorded, not fatal.
+func Observe(ctx context.Context, pool *Pool, addrs []string, views bool) *Observed {
+	obs := &Observed{Nodes: make(map[string]*NodeState, len(addrs))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, a := range addrs {
+		wg.Add(1)
+		go func(a string) {
+			defer wg.Done()
+			n := observeNode(ctx, pool, a, views)
+			mu.Lock()
+			obs.Nodes[a] = n
+			mu.Unlock()
+		}(a)
+	}
+	wg.Wait()
+	return obs
+}
+
+func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *NodeState {
+	n := &NodeState{Addr: addr}
+	c := pool.Client(addr)
+	var server, myid, info, nodes *redis.StringCmd
+	var dbsize *redis.IntCmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		server = p.Info(ctx, "server")
+		myid = p.ClusterMyID(ctx)
+		info = p.ClusterInfo(ctx)
+		dbsize = p.DBSize(ctx)
+		if views {
+			nodes = p.ClusterNodes(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		// The first failing command says why; a server without cluster
+		// support answers INFO but refuses CLUSTER MYID.
+		switch {
+		case server.Err() != nil:
+			n.Err = nodeErr(addr, "", server.Err())
+		case myid.Err() != nil:
+			n.Err = nodeErr(addr, "CLUSTER MYID", myid.Err())
+		case info.Err() != nil:
+			n.Err = nodeErr(addr, "CLUSTER INFO", info.Err())
+		case dbsize.Err() != nil:
+			n.Err = nodeErr(addr, "DBSIZE", dbsize.Err())
+		default:
+			n.Err = nodeErr(addr, "CLUSTER NODES", err)
+		}
+		return n
+	}
+	n.Version = ParseInfo(server.Val())["redis_version"]
+	n.ID = strings.TrimSpace(myid.Val())
+	n.Info = ParseInfo(info.Val())
+	n.Keys = dbsize.Val()
+	if views {
+		v, err := ParseNodes(nodes.Val())
+		if err != nil {
+			n.Err = &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
+			return n
+		}
+		n.View = v
+	}
+	n.IP = resolveIP(ctx, pool.DialAddress(addr))
+	return n
+}
+
+// resolveIP returns the IP of host:port's host ("" when it cannot be resolved).
+func resolveIP(ctx context.Context, hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return ""
+	}
+	for _, ip := range ips {
+		if ip.IP.To4() != nil {
+			return ip.IP.String()
+		}
+	}
+	return ips[0].IP.String()
+}
+
+// describe renders a node for messages: "10.0.0.11:6379 (id 58e21837)".
+func describe(addr, id string) string {
+	if id == "" {
+		return addr
+	}
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	return fmt.Sprintf("%s (%s)", addr, id)
+}
+

@@ -1,0 +1,397 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// StepKind names one kind of change the executor knows how to make.
+type StepKind int
+
+// Step kinds, in the order a plan uses them.
+const (
+	// StepAddSlots: CLUSTER ADDSLOTS(RANGE) on Addr for Slots no node owns.
+	StepAddSlots StepKind = iota
+	// StepSetEpoch: CLUSTER SET-CONFIG-EPOCH on a lone, fresh node, so
+	// masters start with distinct epochs as redis-cli makes them.
+	StepSetEpoch
+	// StepMeet: CLUSTER MEET from Addr to Target.
+	StepMeet
+	// StepWaitKnown: barrier until every declared node knows every other.
+	StepWaitKnown
+	// StepMoveSlots: move Slots with their keys from Addr to Target.
+	StepMoveSlots
+	// StepReplicate: CLUSTER REPLICATE on Addr to the node at Target.
+	StepReplicate
+	// StepFailover: CLUSTER FAILOVER on Addr (a replica) once it is in sync.
+	StepFailover
+	// StepAnnounce: a second MEET from Addr to Target, which both already
+	// know, so Target reads Addr's new role and slots at once instead of
+	// waiting for gossip.
+	StepAnnounce
+	// StepWaitReady: barrier until every declared node reports
+	// cluster_state:ok and agrees on roles and slot owners.
+	StepWaitReady
+)
+
+var stepNames = map[StepKind]string{
+	StepAddSlots: "add slots", StepSetEpoch: "set config epoch", StepMeet: "meet",
+	StepWaitKnown: "wait until all nodes know each other", StepMoveSlots: "move slots",
+	StepReplicate: "replicate", StepFailover: "failover", StepAnnounce: "announce",
+	StepWaitReady: "wait until the cluster is ready",
+}
+
+func (k StepKind) String() string { return stepNames[k] }
+
+// Barrier tells whether the step waits for the cluster rather than changing it.
+func (k StepKind) Barrier() bool { return k == StepWaitKnown || k == StepWaitReady }
+
+// Stage orders step kinds: the executor runs consecutive steps of one stage
+// concurrently across nodes (in order on each node) and finishes a stage
+// before the next one starts.
+func (k StepKind) Stage() int {
+	switch k {
+	case StepAddSlots, StepSetEpoch, StepMeet:
+		return 0
+	case StepWaitKnown:
+		return 1
+	case StepMoveSlots:
+		return 2
+	case StepReplicate, StepFailover:
+		return 3
+	case StepAnnounce:
+		return 4
+	}
+	return 5
+}
+
+// Step is one change, sent to the node at Addr.
+type Step struct {
+	Kind   StepKind
+	Addr   string
+	Target string // the other node: MEET/announce target, REPLICATE master, slot destination
+	Slots  SlotSet
+	Epoch  int64
+	// Meet destination, resolved from the observation: IP, port and bus port.
+	IP      string
+	Port    int
+	BusPort int
+	// TargetID is the node ID at Target (REPLICATE, MoveSlots).
+	TargetID string
+}
+
+func (s Step) String() string {
+	switch s.Kind {
+	case StepAddSlots:
+		return fmt.Sprintf("%s: add slots %s", s.Addr, s.Slots)
+	case StepSetEpoch:
+		return fmt.Sprintf("%s: set config epoch %d", s.Addr, s.Epoch)
+	case StepMeet, StepAnnounce:
+		return fmt.Sprintf("%s: %s %s", s.Addr, s.Kind, s.Target)
+	case StepMoveSlots:
+		return fmt.Sprintf("move slots %s from %s to %s", s.Slots, s.Addr, s.Target)
+	case StepReplicate:
+		return fmt.Sprintf("%s: replicate %s", s.Addr, describe(s.Target, s.TargetID))
+	case StepFailover:
+		return fmt.Sprintf("%s: failover (take mastership back)", s.Addr)
+	}
+	return s.Kind.String()
+}
+
+// Plan compares the desired cluster with an observation of its declared
+// nodes (read with views) and returns the ordered steps that make the
+// cluster match. It is a pure function. An empty plan means nothing needs
+// to change, though gossip may still be spreading (see Converged).
+//
+// Every declared node must have been read; Plan reports those that were
+// not. Slots owned by nodes that are not declared are reported too: the
+// planner never takes slots from a node the configuration does not name.
+func Plan(d Desired, obs *Observed) ([]Step, error) {
+	if err := requireAll(d, obs); err != nil {
+		return nil, err
+	}
+	addrs := d.Addrs()
+	var steps []Step
+
+	// Who serves each slot, by each master's own claim.
+	claims := map[int]string{} // slot -> declared address
+	for _, a := range addrs {
+		self := obs.Node(a).Self()
+		if self == nil || !self.IsMaster() {
+			continue
+		}
+		for _, slot := range self.Slots.Slots() {
+			claims[slot] = a
+		}
+	}
+	// Slots that some member believes an undeclared node serves.
+	foreign := map[string]SlotSet{}
+	for _, a := range addrs {
+		for _, l := range obs.Node(a).Known() {
+			if obs.AddrOf(l.ID) != "" || l.Slots.Empty() {
+				continue
+			}
+			f := foreign[l.ID]
+			f = f.Union(l.Slots)
+			foreign[l.ID] = f
+		}
+	}
+	var errs Errors
+	for id, s := range foreign {
+		errs = append(errs, fmt.Errorf("slots %s are served by node %s, which no shard declares: declare it in shards, or move its slots away first", s, id))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	var moveSteps []Step
+	// 1. Slots: add the unowned ones first (the rejoin delay starts then),
+	// move the ones another declared master serves.
+	for _, s := range d.Shards {
+		// A replica promoted by a failover serves the shard's slots until
+		// failback; that is a role change, not a slot move.
+		cur := s.Master
+		if r := promoted(obs, s); r != "" {
+			cur = r
+		}
+		var unowned SlotSet
+		moves := map[string]SlotSet{}
+		for _, slot := range s.Slots.Slots() {
+			owner, ok := claims[slot]
+			switch {
+			case !ok:
+				unowned.Add(slot)
+			case owner != cur:
+				m := moves[owner]
+				m.Add(slot)
+				moves[owner] = m
+			}
+		}
+		if !unowned.Empty() {
+			steps = append(steps, Step{Kind: StepAddSlots, Addr: cur, Slots: unowned})
+		}
+		for _, from := range sortedKeys(moves) {
+			moveSteps = append(moveSteps, Step{Kind: StepMoveSlots, Addr: from, Target: cur,
+				TargetID: obs.ID(cur), Slots: moves[from]})
+		}
+	}
+
+	// 2. Distinct config epochs for nodes that have never met anyone.
+	var maxEpoch int64
+	for _, a := range addrs {
+		if e := obs.Node(a).InfoInt("cluster_current_epoch"); e > maxEpoch {
+			maxEpoch = e
+		}
+	}
+	next := maxEpoch + 1
+	for _, a := range addrs {
+		n := obs.Node(a)
+		if self := n.Self(); self != nil && self.ConfigEpoch == 0 && len(n.Known()) == 0 &&
+			n.InfoInt("cluster_current_epoch") == 0 && len(n.View) == 1 {
+			steps = append(steps, Step{Kind: StepSetEpoch, Addr: a, Epoch: next})
+			next++
+		}
+	}
+
+	// 3. Full-mesh MEET between declared nodes that do not know each other.
+	met := false
+	for i, a := range addrs {
+		for _, b := range addrs[i+1:] {
+			ab, ba := knows(obs, a, b), knows(obs, b, a)
+			switch {
+			case !ab:
+				steps = append(steps, meetStep(StepMeet, obs, a, b))
+				met = true
+			case !ba:
+				steps = append(steps, meetStep(StepMeet, obs, b, a))
+				met = true
+			}
+		}
+	}
+	if met {
+		steps = append(steps, Step{Kind: StepWaitKnown})
+	}
+	steps = append(steps, moveSteps...)
+
+	// 4. Roles. A shard whose declared master was demoted by a failover to
+	// one of its own replicas is failed back when Failback is set (the
+	// other replicas follow the new master by themselves); otherwise the
+	// promoted replica is the shard's master and the others follow it.
+	for _, s := range d.Shards {
+		cur := s.Master
+		if r := promoted(obs, s); r != "" {
+			if d.Failback {
+				steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: r, TargetID: obs.ID(r)})
+				continue
+			}
+			cur = r
+		}
+		curID := obs.ID(cur)
+		for _, x := range s.Members() {
+			if x == cur {
+				continue
+			}
+			self := obs.Node(x).Self()
+			switch {
+			case self.IsReplica() && self.MasterID == curID:
+				// as declared
+			case self.IsMaster() && !self.Slots.Empty():
+				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
+					x, s.Master, self.Slots))
+			default:
+				steps = append(steps, Step{Kind: StepReplicate, Addr: x, Target: cur, TargetID: curID})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	// 5. If anything changed, a second MEET round spreads roles and slots
+	// in one tick rather than by gossip; then wait until all agree.
+	if len(steps) > 0 {
+		for _, a := range addrs {
+			for _, b := range addrs {
+				if a != b {
+					steps = append(steps, meetStep(StepAnnounce, obs, a, b))
+				}
+			}
+		}
+		steps = append(steps, Step{Kind: StepWaitReady})
+	}
+	return steps, nil
+}
+
+// requireAll reports every declared node that was not read.
+func requireAll(d Desired, obs *Observed) error {
+	var errs Errors
+	for _, a := range d.Addrs() {
+		n := obs.Node(a)
+		switch {
+		case n == nil:
+			errs = append(errs, fmt.Errorf("node %s was not observed", a))
+		case n.Err != nil:
+			errs = append(errs, n.Err)
+		case n.Self() == nil:
+			errs = append(errs, fmt.Errorf("node %s: its CLUSTER NODES has no myself line", a))
+		}
+	}
+	return errs.Err()
+}
+
+// knows tells whether the node at a knows the node at b by its current ID.
+func knows(obs *Observed, a, b string) bool {
+	l := obs.Node(a).Lookup(obs.ID(b))
+	return l != nil && !l.Handshake() && !l.HasFlag("noaddr")
+}
+
+func meetStep(kind StepKind, obs *Observed, from, to string) Step {
+	t := obs.Node(to)
+	self := t.Self()
+	ip := self.IP
+	if ip == "" {
+		ip = t.IP
+	}
+	port, bus := self.Port, self.BusPort
+	return Step{Kind: kind, Addr: from, Target: to, IP: ip, Port: port, BusPort: bus}
+}
+
+// Converged tells whether every declared node reports cluster_state:ok,
+// knows every other declared node (no handshake entries left), and agrees
+// with the declaration on roles, masters and slot owners. When it is not,
+// the reason names the first node and what it sees.
+func Converged(d Desired, obs *Observed) (bool, string) {
+	if err := requireAll(d, obs); err != nil {
+		return false, err.Error()
+	}
+	addrs := d.Addrs()
+	for _, a := range addrs {
+		n := obs.Node(a)
+		if st := n.State(); st != "ok" {
+			return false, fmt.Sprintf("%s reports cluster_state:%s", a, st)
+		}
+		for _, l := range n.View {
+			if l.Handshake() {
+				return false, fmt.Sprintf("%s still has a handshake entry for %s", a, l.Addr())
+			}
+		}
+		self := n.Self()
+		if len(self.Migrating)+len(self.Importing) > 0 {
+			return false, fmt.Sprintf("%s has slots migrating or importing", a)
+		}
+		for _, s := range d.Shards {
+			for _, b := range s.Members() {
+				id := obs.ID(b)
+				l := n.Lookup(id)
+				if l == nil {
+					return false, fmt.Sprintf("%s does not know %s", a, describe(b, id))
+				}
+				if l.Failing() {
+					return false, fmt.Sprintf("%s flags %s as failing (%s)", a, describe(b, id), strings.Join(l.Flags, ","))
+				}
+				role, master, _ := d.Role(b)
+				if !d.Failback {
+					// Members of a shard are a set: accept either role as
+					// long as exactly the shard's members are involved.
+					role, master = roleInShard(obs, s, b)
+				}
+				switch role {
+				case RoleMaster:
+					if !l.IsMaster() {
+						return false, fmt.Sprintf("%s sees %s as %s, want master", a, describe(b, id), l.Role())
+					}
+					if l.Slots != s.Slots {
+						return false, fmt.Sprintf("%s sees %s serving slots %q, want %q", a, describe(b, id), l.Slots, s.Slots)
+					}
+				case RoleReplica:
+					if !l.IsReplica() || l.MasterID != obs.ID(master) {
+						return false, fmt.Sprintf("%s sees %s as %s of %q, want replica of %s", a, describe(b, id), l.Role(), l.MasterID, describe(master, obs.ID(master)))
+					}
+				}
+			}
+		}
+	}
+	return true, ""
+}
+
+// promoted returns the replica of s that a failover made master over the
+// declared master (which now replicates it), or "".
+func promoted(obs *Observed, s Shard) string {
+	m := obs.Node(s.Master).Self()
+	if m == nil || !m.IsReplica() {
+		return ""
+	}
+	for _, r := range s.Replicas {
+		if self := obs.Node(r).Self(); self != nil && self.ID == m.MasterID && self.IsMaster() {
+			return r
+		}
+	}
+	return ""
+}
+
+// roleInShard returns the role a member of s actually has, and its master,
+// when the shard's current master is one of its members.
+func roleInShard(obs *Observed, s Shard, addr string) (role, master string) {
+	for _, m := range s.Members() {
+		if self := obs.Node(m).Self(); self != nil && self.IsMaster() && !self.Slots.Empty() {
+			if m == addr {
+				return RoleMaster, ""
+			}
+			return RoleReplica, m
+		}
+	}
+	if addr == s.Master {
+		return RoleMaster, ""
+	}
+	return RoleReplica, s.Master
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

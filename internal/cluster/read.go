@@ -1,0 +1,238 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Member is one node of the cluster as last read, for the `nodes` attribute.
+type Member struct {
+	Addr      string
+	ID        string
+	Role      string // "master", "replica" or "" when unknown
+	MasterID  string
+	Slots     SlotSet
+	LinkState string
+	Flags     []string
+	// Reachable is false for a declared node that could not be read; its
+	// fields then come from another member's view, when any has it.
+	Reachable bool
+}
+
+// Members describes every node: the declared addresses (from their own
+// view, with link state and flags as the other members see them) and any
+// node the members know that no shard declares (joined by hand), keyed by
+// its announced address. pool maps announced addresses back to declared
+// ones when address_map is used; it may be nil.
+func Members(addrs []string, obs *Observed, announced func(string) string) map[string]Member {
+	out := map[string]Member{}
+	// A peer's view gives link state and flags as the cluster sees a node.
+	peerView := func(id, except string) *NodeLine {
+		for _, a := range addrs {
+			if a == except {
+				continue
+			}
+			if l := obs.Node(a).Lookup(id); l != nil {
+				return l
+			}
+		}
+		return nil
+	}
+	known := map[string]bool{}
+	for _, a := range addrs {
+		n := obs.Node(a)
+		if !n.OK() {
+			out[a] = Member{Addr: a, Reachable: false, LinkState: "unreachable"}
+			continue
+		}
+		known[n.ID] = true
+		m := Member{Addr: a, ID: n.ID, Reachable: true, LinkState: "connected"}
+		if self := n.Self(); self != nil {
+			m.Role, m.MasterID, m.Slots = self.Role(), self.MasterID, self.Slots
+			m.Flags = withoutMyself(self.Flags)
+		}
+		if l := peerView(n.ID, a); l != nil {
+			m.LinkState, m.Flags = l.LinkState, l.Flags
+		}
+		out[a] = m
+	}
+	for _, a := range addrs {
+		for _, l := range obs.Node(a).Known() {
+			if known[l.ID] || l.Addr() == "" {
+				continue
+			}
+			known[l.ID] = true
+			addr := l.Addr()
+			if announced != nil {
+				addr = announced(addr)
+			}
+			if _, dup := out[addr]; dup {
+				continue // a stale entry for a declared address (the node was replaced)
+			}
+			out[addr] = Member{Addr: addr, ID: l.ID, Role: l.Role(), MasterID: l.MasterID, Slots: l.Slots,
+				LinkState: l.LinkState, Flags: l.Flags, Reachable: true}
+		}
+	}
+	return out
+}
+
+func withoutMyself(flags []string) []string {
+	var out []string
+	for _, f := range flags {
+		if f != "myself" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// State summarizes cluster_state over the reachable declared nodes: "ok"
+// when all say ok, else the first other value in address order, or
+// "unknown" when none could be read.
+func State(addrs []string, obs *Observed) string {
+	sorted := append([]string(nil), addrs...)
+	sort.Strings(sorted)
+	state := "unknown"
+	for _, a := range sorted {
+		n := obs.Node(a)
+		if !n.OK() {
+			continue
+		}
+		if s := n.State(); s != "ok" {
+			return s
+		}
+		state = "ok"
+	}
+	return state
+}
+
+// Gone tells whether the cluster no longer exists: every declared node was
+// read and each is a lone node serving no slot. Unreachable nodes are never
+// proof of anything.
+func Gone(addrs []string, obs *Observed) bool {
+	for _, a := range addrs {
+		n := obs.Node(a)
+		if !n.OK() {
+			return false
+		}
+		self := n.Self()
+		if self == nil || len(n.Known()) > 0 || !self.Slots.Empty() {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}
+
+// ObservedShards maps what the cluster reports onto the declared shards, in
+// the declared shape, so that a configuration compared with it shows drift
+// as a plan diff: a shard whose replica was promoted (with failback) lists
+// that replica as master; a replica that follows a master of another shard
+// is listed under that shard; each master's slots are what it serves. A
+// node that could not be read keeps its declared place.
+func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
+	out := make([]Shard, len(prior))
+	shardOfMaster := map[string]int{} // node ID of a shard's current master -> shard index
+	for i, s := range prior {
+		cur := s.Master
+		if r := promoted(obs, s); r != "" && failback {
+			cur = r
+		}
+		out[i] = Shard{Master: cur, Slots: s.Slots}
+		if n := obs.Node(cur); n.OK() {
+			if self := n.Self(); self != nil {
+				out[i].Slots = self.Slots
+			}
+		}
+		if id := obs.ID(cur); id != "" {
+			shardOfMaster[id] = i
+		}
+		if r := promoted(obs, s); r != "" && !failback {
+			shardOfMaster[obs.ID(r)] = i
+			if n := obs.Node(r); n.OK() {
+				out[i].Slots = n.Self().Slots
+			}
+		}
+	}
+	for i, s := range prior {
+		for _, x := range s.Members() {
+			if x == out[i].Master {
+				continue
+			}
+			dest := i
+			if n := obs.Node(x); n.OK() {
+				if self := n.Self(); self != nil && self.IsReplica() {
+					if j, ok := shardOfMaster[self.MasterID]; ok {
+						dest = j
+					}
+				}
+			}
+			if x == s.Master && dest == i && out[i].Master != s.Master {
+				// the demoted master, listed first among its shard's replicas
+				out[i].Replicas = append([]string{x}, out[i].Replicas...)
+				continue
+			}
+			out[dest].Replicas = append(out[dest].Replicas, x)
+		}
+	}
+	return out
+}
+
+// ShardsFromView builds the shards of a live cluster from one member's
+// CLUSTER NODES: one shard per master that serves slots, ordered by its
+// lowest slot, replicas ordered by address. announced maps announced
+// addresses to the addresses to declare (nil keeps them).
+func ShardsFromView(view []NodeLine, announced func(string) string) ([]Shard, error) {
+	addr := func(l NodeLine) string {
+		a := l.Addr()
+		if announced != nil {
+			a = announced(a)
+		}
+		return a
+	}
+	var shards []Shard
+	idx := map[string]int{}
+	var masters []NodeLine
+	for _, l := range view {
+		if l.IsMaster() && !l.Slots.Empty() && !l.HasFlag("fail") {
+			masters = append(masters, l)
+		}
+	}
+	sort.Slice(masters, func(i, j int) bool { return masters[i].Slots.First() < masters[j].Slots.First() })
+	for _, m := range masters {
+		if addr(m) == "" {
+			return nil, fmt.Errorf("master %s serving slots %s has no known address", m.ID, m.Slots)
+		}
+		idx[m.ID] = len(shards)
+		shards = append(shards, Shard{Master: addr(m), Slots: m.Slots})
+	}
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("the node is not part of a cluster: no master serves any slot")
+	}
+	var all SlotSet
+	for _, s := range shards {
+		all = all.Union(s.Slots)
+	}
+	if missing := all.Complement(); !missing.Empty() {
+		return nil, fmt.Errorf("slots %s are served by no master: fix the cluster (redis-cli --cluster fix) before importing it", missing)
+	}
+	var orphans []string
+	for _, l := range view {
+		if !l.IsReplica() || l.HasFlag("fail") || l.Handshake() {
+			continue
+		}
+		i, ok := idx[l.MasterID]
+		if !ok {
+			orphans = append(orphans, addr(l))
+			continue
+		}
+		shards[i].Replicas = append(shards[i].Replicas, addr(l))
+	}
+	for i := range shards {
+		sort.Strings(shards[i].Replicas)
+	}
+	if len(orphans) > 0 {
+		return shards, fmt.Errorf("replicas %s follow no master that serves slots", strings.Join(orphans, ", "))
+	}
+	return shards, nil
+}

@@ -1,0 +1,212 @@
+package cluster
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// SlotCount is the number of hash slots in a Redis Cluster.
+const SlotCount = 16384
+
+// SlotRange is an inclusive range of hash slots, Start <= End.
+type SlotRange struct {
+	Start, End int
+}
+
+// String renders the range as redis-cli does: "n" for one slot, "a-b" otherwise.
+func (r SlotRange) String() string {
+	if r.Start == r.End {
+		return strconv.Itoa(r.Start)
+	}
+	return fmt.Sprintf("%d-%d", r.Start, r.End)
+}
+
+// Len is the number of slots in the range.
+func (r SlotRange) Len() int { return r.End - r.Start + 1 }
+
+// ParseSlotRange parses "n" or "a-b" and checks the bounds 0-16383.
+func ParseSlotRange(s string) (SlotRange, error) {
+	s = strings.TrimSpace(s)
+	a, b, isRange := strings.Cut(s, "-")
+	start, err := parseSlot(a)
+	if err != nil {
+		return SlotRange{}, fmt.Errorf("%q: %w", s, err)
+	}
+	end := start
+	if isRange {
+		if end, err = parseSlot(b); err != nil {
+			return SlotRange{}, fmt.Errorf("%q: %w", s, err)
+		}
+	}
+	if end < start {
+		return SlotRange{}, fmt.Errorf("%q: range end %d is below its start %d", s, end, start)
+	}
+	return SlotRange{start, end}, nil
+}
+
+func parseSlot(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || strings.HasPrefix(s, "+") {
+		return 0, fmt.Errorf("not a slot number (want \"n\" or \"a-b\" with 0 <= n <= %d)", SlotCount-1)
+	}
+	if n < 0 || n >= SlotCount {
+		return 0, fmt.Errorf("slot %d is outside 0-%d", n, SlotCount-1)
+	}
+	return n, nil
+}
+
+// SlotSet is a set of hash slots stored as a bitmap. The zero value is empty
+// and ready to use; a SlotSet is a value type and copies are independent.
+type SlotSet struct {
+	bits [SlotCount / 64]uint64
+}
+
+// NewSlotSet returns the set holding every slot of the given ranges.
+func NewSlotSet(ranges ...SlotRange) SlotSet {
+	var s SlotSet
+	for _, r := range ranges {
+		s.AddRange(r)
+	}
+	return s
+}
+
+// ParseSlotSet parses a list of "n" / "a-b" strings. It reports slots listed
+// twice inside the list as an error.
+func ParseSlotSet(items []string) (SlotSet, error) {
+	var s SlotSet
+	for _, it := range items {
+		r, err := ParseSlotRange(it)
+		if err != nil {
+			return SlotSet{}, err
+		}
+		if ov := s.Intersect(NewSlotSet(r)); !ov.Empty() {
+			return SlotSet{}, fmt.Errorf("slots %s are listed twice", ov)
+		}
+		s.AddRange(r)
+	}
+	return s, nil
+}
+
+// Add puts one slot in the set.
+func (s *SlotSet) Add(slot int) { s.bits[slot>>6] |= 1 << (uint(slot) & 63) }
+
+// Remove takes one slot out of the set.
+func (s *SlotSet) Remove(slot int) { s.bits[slot>>6] &^= 1 << (uint(slot) & 63) }
+
+// AddRange puts every slot of r in the set.
+func (s *SlotSet) AddRange(r SlotRange) {
+	for i := r.Start; i <= r.End; i++ {
+		s.Add(i)
+	}
+}
+
+// Has tells whether slot is in the set.
+func (s SlotSet) Has(slot int) bool {
+	return slot >= 0 && slot < SlotCount && s.bits[slot>>6]&(1<<(uint(slot)&63)) != 0
+}
+
+// Len is the number of slots in the set.
+func (s SlotSet) Len() int {
+	n := 0
+	for _, w := range s.bits {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// Empty tells whether the set holds no slot.
+func (s SlotSet) Empty() bool { return s == SlotSet{} }
+
+// Full tells whether the set holds all 16384 slots.
+func (s SlotSet) Full() bool { return s.Len() == SlotCount }
+
+// Union returns s ∪ o.
+func (s SlotSet) Union(o SlotSet) SlotSet {
+	for i := range s.bits {
+		s.bits[i] |= o.bits[i]
+	}
+	return s
+}
+
+// Intersect returns s ∩ o.
+func (s SlotSet) Intersect(o SlotSet) SlotSet {
+	for i := range s.bits {
+		s.bits[i] &= o.bits[i]
+	}
+	return s
+}
+
+// Minus returns s \ o.
+func (s SlotSet) Minus(o SlotSet) SlotSet {
+	for i := range s.bits {
+		s.bits[i] &^= o.bits[i]
+	}
+	return s
+}
+
+// Complement returns every slot not in s.
+func (s SlotSet) Complement() SlotSet {
+	for i := range s.bits {
+		s.bits[i] = ^s.bits[i]
+	}
+	return s
+}
+
+// First returns the lowest slot in the set, or -1 when it is empty.
+func (s SlotSet) First() int {
+	for i, w := range s.bits {
+		if w != 0 {
+			return i*64 + bits.TrailingZeros64(w)
+		}
+	}
+	return -1
+}
+
+// Slots lists every slot in ascending order.
+func (s SlotSet) Slots() []int {
+	out := make([]int, 0, s.Len())
+	for i := 0; i < SlotCount; i++ {
+		if s.Has(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Ranges returns the set as maximal ascending ranges.
+func (s SlotSet) Ranges() []SlotRange {
+	var out []SlotRange
+	for i := 0; i < SlotCount; i++ {
+		if !s.Has(i) {
+			continue
+		}
+		j := i
+		for j+1 < SlotCount && s.Has(j+1) {
+			j++
+		}
+		out = append(out, SlotRange{i, j})
+		i = j
+	}
+	return out
+}
+
+// Strings returns the ranges rendered as "n" or "a-b".
+func (s SlotSet) Strings() []string {
+	rs := s.Ranges()
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+// String renders the set as comma separated ranges, "" when empty.
+func (s SlotSet) String() string { return strings.Join(s.Strings(), ",") }
+
+// SortRanges orders ranges by start.
+func SortRanges(rs []SlotRange) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+}

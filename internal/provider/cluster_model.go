@@ -1,0 +1,228 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/tfredis/terraform-provider-redis/internal/cluster"
+)
+
+// clusterModel is the redis_cluster resource's Terraform data.
+type clusterModel struct {
+	ID           types.String   `tfsdk:"id"`
+	Shards       types.List     `tfsdk:"shards"`
+	Failback     types.Bool     `tfsdk:"failback"`
+	ForceDestroy types.Bool     `tfsdk:"force_destroy"`
+	Nodes        types.Map      `tfsdk:"nodes"`
+	State        types.String   `tfsdk:"state"`
+	Timeouts     timeouts.Value `tfsdk:"timeouts"`
+}
+
+type shardModel struct {
+	Master   types.String `tfsdk:"master"`
+	Replicas types.List   `tfsdk:"replicas"`
+	Slots    types.List   `tfsdk:"slots"`
+}
+
+var (
+	shardAttrTypes = map[string]attr.Type{
+		"master":   types.StringType,
+		"replicas": types.ListType{ElemType: types.StringType},
+		"slots":    types.ListType{ElemType: types.StringType},
+	}
+	shardObjectType = types.ObjectType{AttrTypes: shardAttrTypes}
+
+	nodeAttrTypes = map[string]attr.Type{
+		"id":         types.StringType,
+		"role":       types.StringType,
+		"master_id":  types.StringType,
+		"slots":      types.ListType{ElemType: types.StringType},
+		"link_state": types.StringType,
+		"flags":      types.ListType{ElemType: types.StringType},
+	}
+	nodeObjectType = types.ObjectType{AttrTypes: nodeAttrTypes}
+
+	timeoutAttrTypes = map[string]attr.Type{
+		"create": types.StringType, "update": types.StringType, "delete": types.StringType,
+	}
+)
+
+// shardConfig is one shard read from configuration, plan or state.
+type shardConfig struct {
+	cluster.Shard
+	slotsSet  bool // the slots attribute was set (not null)
+	slotsText []string
+}
+
+// shardsFromList converts the shards attribute. known is false when some
+// part is unknown (for example a module input not yet computed); callers
+// then skip the checks that need it.
+func shardsFromList(ctx context.Context, l types.List) ([]shardConfig, bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if l.IsNull() || l.IsUnknown() {
+		return nil, false, diags
+	}
+	var ms []shardModel
+	diags.Append(l.ElementsAs(ctx, &ms, false)...)
+	if diags.HasError() {
+		return nil, false, diags
+	}
+	known := true
+	out := make([]shardConfig, len(ms))
+	for i, m := range ms {
+		if m.Master.IsUnknown() || m.Replicas.IsUnknown() || m.Slots.IsUnknown() {
+			known = false
+			continue
+		}
+		out[i].Master = m.Master.ValueString()
+		if !m.Replicas.IsNull() {
+			var rs []types.String
+			diags.Append(m.Replicas.ElementsAs(ctx, &rs, false)...)
+			for _, r := range rs {
+				if r.IsUnknown() {
+					known = false
+				}
+				out[i].Replicas = append(out[i].Replicas, r.ValueString())
+			}
+		}
+		if !m.Slots.IsNull() {
+			out[i].slotsSet = true
+			var ss []types.String
+			diags.Append(m.Slots.ElementsAs(ctx, &ss, false)...)
+			for _, s := range ss {
+				if s.IsUnknown() {
+					known = false
+				}
+				out[i].slotsText = append(out[i].slotsText, s.ValueString())
+			}
+		}
+	}
+	return out, known, diags
+}
+
+// validateShards adds one diagnostic per problem, on the attribute at fault.
+func validateShards(shards []shardConfig, diags *diag.Diagnostics) {
+	set := 0
+	for i := range shards {
+		if shards[i].slotsSet {
+			set++
+			ss, err := cluster.ParseSlotSet(shards[i].slotsText)
+			if err != nil {
+				diags.AddAttributeError(path.Root("shards").AtListIndex(i).AtName("slots"), "Invalid Slots",
+					fmt.Sprintf("shards[%d].slots: %v. Write slots as \"a-b\" ranges or single \"n\" slots, 0 <= n <= 16383, each once.", i, err))
+				continue
+			}
+			shards[i].Slots = ss
+		}
+	}
+	if set > 0 && set < len(shards) {
+		var missing []string
+		for i := range shards {
+			if !shards[i].slotsSet {
+				missing = append(missing, fmt.Sprintf("shards[%d]", i))
+			}
+		}
+		diags.AddAttributeError(path.Root("shards"), "Slots On Some Shards Only",
+			fmt.Sprintf("%d of %d shards set slots, but %v do not. Either every shard sets slots or none does (then the slots are split evenly as redis-cli does).", set, len(shards), missing))
+		return
+	}
+	if diags.HasError() {
+		return
+	}
+	d := cluster.Desired{}
+	for _, s := range shards {
+		d.Shards = append(d.Shards, s.Shard)
+	}
+	if set == 0 {
+		// Coverage is the provider's job then; check addresses only.
+		for i, ss := range cluster.EvenSplit(len(d.Shards)) {
+			d.Shards[i].Slots = ss
+		}
+	}
+	if err := d.Validate(); err != nil {
+		if es, ok := err.(cluster.Errors); ok {
+			for _, e := range es {
+				diags.AddAttributeError(path.Root("shards"), "Invalid Shards", e.Error())
+			}
+			return
+		}
+		diags.AddAttributeError(path.Root("shards"), "Invalid Shards", err.Error())
+	}
+}
+
+// desiredFrom converts a planned or stored model; slots are known there.
+func desiredFrom(ctx context.Context, m clusterModel) (cluster.Desired, diag.Diagnostics) {
+	shards, known, diags := shardsFromList(ctx, m.Shards)
+	if !known && !diags.HasError() {
+		diags.AddError("Unknown Shards", "The shards are not known yet: this is a bug in the provider, please report it.")
+	}
+	d := cluster.Desired{Failback: m.Failback.IsNull() || m.Failback.ValueBool()}
+	for i, s := range shards {
+		ss, err := cluster.ParseSlotSet(s.slotsText)
+		if err != nil {
+			diags.AddAttributeError(path.Root("shards").AtListIndex(i).AtName("slots"), "Invalid Slots", err.Error())
+		}
+		s.Slots = ss
+		d.Shards = append(d.Shards, s.Shard)
+	}
+	return d, diags
+}
+
+func stringList(items []string) types.List {
+	vals := make([]attr.Value, len(items))
+	for i, s := range items {
+		vals[i] = types.StringValue(s)
+	}
+	return types.ListValueMust(types.StringType, vals)
+}
+
+// shardsToList renders shards with their slots as ranges.
+func shardsToList(_ context.Context, shards []cluster.Shard) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	vals := make([]attr.Value, len(shards))
+	for i, s := range shards {
+		obj, d := types.ObjectValue(shardAttrTypes, map[string]attr.Value{
+			"master":   types.StringValue(s.Master),
+			"replicas": stringList(s.Replicas),
+			"slots":    stringList(s.Slots.Strings()),
+		})
+		diags.Append(d...)
+		vals[i] = obj
+	}
+	l, d := types.ListValue(shardObjectType, vals)
+	diags.Append(d...)
+	return l, diags
+}
+
+func nodesToMap(members map[string]cluster.Member) (types.Map, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	vals := map[string]attr.Value{}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m := members[k]
+		obj, d := types.ObjectValue(nodeAttrTypes, map[string]attr.Value{
+			"id":         types.StringValue(m.ID),
+			"role":       types.StringValue(m.Role),
+			"master_id":  types.StringValue(m.MasterID),
+			"slots":      stringList(m.Slots.Strings()),
+			"link_state": types.StringValue(m.LinkState),
+			"flags":      stringList(m.Flags),
+		})
+		diags.Append(d...)
+		vals[k] = obj
+	}
+	mv, d := types.MapValue(nodeObjectType, vals)
+	diags.Append(d...)
+	return mv, diags
+}

@@ -1,0 +1,504 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tfredis/terraform-provider-redis/internal/cluster"
+)
+
+var (
+	_ resource.Resource                   = (*clusterResource)(nil)
+	_ resource.ResourceWithConfigure      = (*clusterResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*clusterResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*clusterResource)(nil)
+	_ resource.ResourceWithImportState    = (*clusterResource)(nil)
+)
+
+const (
+	defaultCreateTimeout = 10 * time.Minute
+	defaultUpdateTimeout = 30 * time.Minute
+	defaultDeleteTimeout = 5 * time.Minute
+)
+
+// NewClusterResource is the redis_cluster resource factory.
+func NewClusterResource() resource.Resource { return &clusterResource{} }
+
+type clusterResource struct {
+	data *providerData
+}
+
+func (r *clusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster"
+}
+
+func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A whole Redis Cluster: its shards (a master and its replicas) and the split of the 16384 hash slots. " +
+			"Create builds the cluster from empty nodes and returns once every node reports `cluster_state:ok` and agrees on roles and slot owners. " +
+			"Plan shows where the live cluster drifted from the declaration; apply puts the declaration back. " +
+			"Destroy resets every node (CLUSTER RESET HARD) to an empty lone node.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Opaque, stable identifier: the node ID that served slot 0 when the cluster was created or imported.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"shards": schema.ListNestedAttribute{
+				Required:            true,
+				MarkdownDescription: "The shards, in order. Each node address may appear once in the whole list.",
+				Validators:          []validator.List{listvalidator.SizeAtLeast(1)},
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"master": schema.StringAttribute{
+							Required:            true,
+							MarkdownDescription: "Address (`host:port`) of the shard's master.",
+						},
+						"replicas": schema.ListAttribute{
+							Optional:            true,
+							Computed:            true,
+							ElementType:         types.StringType,
+							Default:             listdefault.StaticValue(types.ListValueMust(types.StringType, nil)),
+							MarkdownDescription: "Addresses (`host:port`) of the master's replicas. Default: none.",
+						},
+						"slots": schema.ListAttribute{
+							Optional:    true,
+							Computed:    true,
+							ElementType: types.StringType,
+							MarkdownDescription: "Hash slots the master serves, as `\"a-b\"` ranges or single `\"n\"` slots. Either every shard sets it or none does. " +
+								"Set: together the shards cover 0-16383 exactly once and apply enforces it. " +
+								"Unset: create splits the slots evenly in shard order exactly as `redis-cli --cluster create` does, the plan shows the split, " +
+								"and slot moves made later outside Terraform are not drift.",
+						},
+					},
+				},
+			},
+			"failback": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+				MarkdownDescription: "When a failover promoted a replica, show the shard's roles as drift and hand mastership back to the declared master with CLUSTER FAILOVER. " +
+					"When false, a shard's members are compared as a set and a promotion is not drift. Default `true`.",
+			},
+			"force_destroy": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Destroy refuses while any master holds keys, naming them, unless this is `true`; then it flushes the masters first. Default `false`.",
+			},
+			"nodes": schema.MapNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "Every node as last read, by address: the declared nodes and any member joined by hand (shown, never removed).",
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"id":         schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID (CLUSTER MYID)."},
+						"role":       schema.StringAttribute{Computed: true, MarkdownDescription: "`master` or `replica`; empty when the node could not be read."},
+						"master_id":  schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID of the master a replica follows; empty for masters."},
+						"slots":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Slots the node serves, as ranges."},
+						"link_state": schema.StringAttribute{Computed: true, MarkdownDescription: "`connected` or `disconnected` as the other members see the node; `unreachable` when Terraform could not read it."},
+						"flags":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "CLUSTER NODES flags as the other members see the node (`master`, `slave`, `fail?`, `fail`, ...)."},
+					},
+				},
+			},
+			"state": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok.",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *clusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig checks the shards before anything talks to Redis.
+func (r *clusterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m clusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	shards, known, diags := shardsFromList(ctx, m.Shards)
+	resp.Diagnostics.Append(diags...)
+	if !known || resp.Diagnostics.HasError() {
+		return
+	}
+	validateShards(shards, &resp.Diagnostics)
+}
+
+// ModifyPlan fills in the slots when the configuration does not set them:
+// the state's split for an existing cluster (moves made outside Terraform
+// are not drift), else the even split redis-cli would make.
+func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	shards, known, diags := shardsFromList(ctx, plan.Shards)
+	resp.Diagnostics.Append(diags...)
+	if !known || resp.Diagnostics.HasError() {
+		return
+	}
+	declared := 0
+	for _, s := range shards {
+		if s.slotsSet {
+			declared++
+		}
+	}
+	if declared > 0 {
+		return
+	}
+	var prior []shardConfig
+	if !req.State.Raw.IsNull() {
+		var state clusterModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		prior, _, diags = shardsFromList(ctx, state.Shards)
+		resp.Diagnostics.Append(diags...)
+	}
+	out := make([]cluster.Shard, len(shards))
+	for i, s := range shards {
+		out[i] = s.Shard
+	}
+	if !applyPriorSlots(out, prior) {
+		for i, set := range cluster.EvenSplit(len(out)) {
+			out[i].Slots = set
+		}
+	}
+	list, d := shardsToList(ctx, out)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
+}
+
+// applyPriorSlots gives each shard the slots its master (or, after a
+// failover, another member) served in the prior state, when the prior
+// shards match one to one and cover every slot. It reports whether it did.
+func applyPriorSlots(out []cluster.Shard, prior []shardConfig) bool {
+	if len(prior) != len(out) {
+		return false
+	}
+	used := make([]bool, len(prior))
+	var all cluster.SlotSet
+	for i := range out {
+		found := false
+		for j, p := range prior {
+			if used[j] || !overlaps(out[i].Members(), p.Members()) {
+				continue
+			}
+			used[j], found = true, true
+			out[i].Slots = p.Slots
+			all = all.Union(p.Slots)
+			break
+		}
+		if !found {
+			return false
+		}
+	}
+	return all.Full()
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (r *clusterResource) executor() *cluster.Executor {
+	return &cluster.Executor{
+		Pool:  r.data.pool,
+		Info:  func(ctx context.Context, msg string, f map[string]any) { tflog.Info(ctx, msg, f) },
+		Debug: func(ctx context.Context, msg string, f map[string]any) { tflog.Debug(ctx, msg, f) },
+	}
+}
+
+func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = r.data.mask(ctx)
+	var plan clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	desired, diags := desiredFrom(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	start := time.Now()
+	obs, err := cluster.Precheck(ctx, r.data.pool, desired)
+	if err != nil {
+		resp.Diagnostics.AddError("Nodes Cannot Form The Cluster",
+			"Every node was checked before any change, and nothing was changed. Problems:\n"+err.Error())
+		return
+	}
+	obs, err = r.executor().Apply(ctx, desired, obs)
+	if err != nil {
+		resp.Diagnostics.AddError("Cluster Not Ready",
+			fmt.Sprintf("Building the cluster stopped after %s: %s\n\nNo data was at risk (the nodes were empty). "+
+				"Fix the cause and run terraform apply again: it continues from what was built, without a manual reset.",
+				time.Since(start).Round(time.Millisecond), r.redact(err)))
+		return
+	}
+	tflog.Info(ctx, "cluster ready", map[string]any{"elapsed_ms": time.Since(start).Milliseconds(), "nodes": len(desired.Addrs())})
+	plan.ID = types.StringValue(slotZeroOwner(obs, desired))
+	resp.Diagnostics.Append(r.fillFromObservation(ctx, &plan, desired, obs)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = r.data.mask(ctx)
+	var state clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	desired, diags := desiredFrom(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	addrs := desired.Addrs()
+	obs := cluster.Observe(ctx, r.data.pool, addrs, true)
+	if cluster.Gone(addrs, obs) {
+		tflog.Warn(ctx, "every declared node is a lone node serving no slot: the cluster is gone", map[string]any{"nodes": len(addrs)})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	reachable := 0
+	for _, a := range addrs {
+		n := obs.Node(a)
+		if n.OK() {
+			reachable++
+			continue
+		}
+		var ne *cluster.NodeError
+		if errors.As(n.Err, &ne) && ne.Kind == cluster.ErrUnreachable {
+			resp.Diagnostics.AddWarning("Cluster Node Unreachable",
+				fmt.Sprintf("%s\nThe plan uses what the other members report about it. Apply fails if it needs this node; bring it back or remove it from shards.", r.redact(n.Err)))
+			continue
+		}
+		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.redact(n.Err)+"\n"+remedyOf(n.Err))
+	}
+	if resp.Diagnostics.HasError() || reachable == 0 {
+		return // keep the last known state
+	}
+	resp.Diagnostics.Append(r.fillFromObservation(ctx, &state, desired, obs)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = r.data.mask(ctx)
+	var plan, state clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	desired, diags := desiredFrom(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	prior, diags := desiredFrom(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	if removed := minus(prior.Addrs(), desired.Addrs()); len(removed) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("shards"), "Removing Nodes Not Supported Yet",
+			fmt.Sprintf("This version cannot remove %s from the cluster. Nothing was changed. Keep them in shards, or destroy and recreate the cluster.", strings.Join(removed, ", ")))
+		return
+	}
+	obs := cluster.Observe(ctx, r.data.pool, desired.Addrs(), true)
+	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
+		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
+			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())
+			return
+		}
+	}
+	obs, err := r.executor().Apply(ctx, desired, obs)
+	if err != nil {
+		resp.Diagnostics.AddError("Cluster Not Updated", r.redact(err)+"\n\nRun terraform apply again once the cause is fixed: it continues from the cluster as it is.")
+		return
+	}
+	plan.ID = state.ID
+	resp.Diagnostics.Append(r.fillFromObservation(ctx, &plan, desired, obs)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.data.mask(ctx)
+	var state clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	desired, diags := desiredFrom(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := r.executor().Destroy(ctx, desired.Addrs(), state.ForceDestroy.ValueBool())
+	var ke *cluster.KeysError
+	switch {
+	case errors.As(err, &ke):
+		resp.Diagnostics.AddError("Cluster Holds Keys",
+			fmt.Sprintf("Destroy refused, and nothing was changed: %s.\nMove the data away, or set force_destroy = true and apply it before destroying to flush the masters first.", ke))
+	case err != nil:
+		resp.Diagnostics.AddError("Cluster Not Destroyed", r.redact(err))
+	}
+}
+
+// ImportState adopts a live cluster through any member: its topology,
+// read through that node, becomes the shards with their slots.
+func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx = r.data.mask(ctx)
+	addr := strings.TrimSpace(req.ID)
+	if err := cluster.ValidateAddress(addr); err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_cluster by the address of any member: %v.", err))
+		return
+	}
+	obs := cluster.Observe(ctx, r.data.pool, []string{addr}, true)
+	n := obs.Node(addr)
+	if !n.OK() {
+		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.redact(n.Err)+"\n"+remedyOf(n.Err))
+		return
+	}
+	shards, err := cluster.ShardsFromView(n.View, r.data.pool.AnnouncedAddress)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot Import Cluster", fmt.Sprintf("node %s: %v", addr, err))
+		return
+	}
+	// The node we dialed may announce another address than the one given.
+	for i := range shards {
+		for j, m := range shards[i].Members() {
+			if obs.Node(addr).Self() != nil && m == obs.Node(addr).Self().Addr() {
+				if j == 0 {
+					shards[i].Master = addr
+				} else {
+					shards[i].Replicas[j-1] = addr
+				}
+			}
+		}
+	}
+	desired := cluster.Desired{Shards: shards}
+	id := ""
+	for _, l := range n.View {
+		if l.IsMaster() && l.Slots.Has(0) {
+			id = l.ID
+		}
+	}
+	list, diags := shardsToList(ctx, desired.Shards)
+	resp.Diagnostics.Append(diags...)
+	m := clusterModel{
+		ID:           types.StringValue(id),
+		Shards:       list,
+		Failback:     types.BoolValue(true),
+		ForceDestroy: types.BoolValue(false),
+		Nodes:        types.MapNull(nodeObjectType),
+		State:        types.StringNull(),
+		Timeouts:     timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+// fillFromObservation writes what was read into m: the shards in the
+// declared shape (so drift shows as a diff), nodes and state.
+func (r *clusterResource) fillFromObservation(ctx context.Context, m *clusterModel, desired cluster.Desired, obs *cluster.Observed) diag.Diagnostics {
+	var diags diag.Diagnostics
+	shards := cluster.ObservedShards(desired.Shards, obs, desired.Failback)
+	list, d := shardsToList(ctx, shards)
+	diags.Append(d...)
+	m.Shards = list
+	nodes, d := nodesToMap(cluster.Members(desired.Addrs(), obs, r.data.pool.AnnouncedAddress))
+	diags.Append(d...)
+	m.Nodes = nodes
+	m.State = types.StringValue(cluster.State(desired.Addrs(), obs))
+	return diags
+}
+
+func (r *clusterResource) redact(err error) string {
+	return cluster.Redact(err.Error(), r.data.password)
+}
+
+func remedyOf(err error) string {
+	var ne *cluster.NodeError
+	if errors.As(err, &ne) {
+		return "Remedy: " + ne.Remedy() + "."
+	}
+	return ""
+}
+
+// slotZeroOwner is the node ID serving slot 0: the resource's opaque ID.
+func slotZeroOwner(obs *cluster.Observed, d cluster.Desired) string {
+	for _, s := range d.Shards {
+		if s.Slots.Has(0) {
+			return obs.ID(s.Master)
+		}
+	}
+	return ""
+}
+
+func minus(a, b []string) []string {
+	in := map[string]bool{}
+	for _, x := range b {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if !in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+var _ attr.Value = types.String{}
