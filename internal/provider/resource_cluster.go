@@ -163,24 +163,22 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan clusterModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	// The configuration says whether slots are declared: in the plan an
+	// unset Optional+Computed attribute is already unknown.
+	var config clusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	shards, known, diags := shardsFromList(ctx, plan.Shards)
+	shards, known, diags := shardsFromList(ctx, config.Shards)
 	resp.Diagnostics.Append(diags...)
 	if !known || resp.Diagnostics.HasError() {
 		return
 	}
-	declared := 0
 	for _, s := range shards {
 		if s.slotsSet {
-			declared++
+			return
 		}
-	}
-	if declared > 0 {
-		return
 	}
 	var prior []shardConfig
 	if !req.State.Raw.IsNull() {

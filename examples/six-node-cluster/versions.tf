@@ -1,0 +1,7 @@
+terraform {
+  required_providers {
+    redis = {
+      source = "tfredis/redis"
+    }
+  }
+}

@@ -1,0 +1,480 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+func cmdCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), cmdTimeout)
+}
+
+// Addrs returns the nodes' "ip:port" addresses, in order.
+func Addrs(nodes []*Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
+// WaitFor polls cond every 10 ms until it returns true, and fails the test with msg if it has
+// not after timeout. cond runs at least once.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: timed out after %v waiting for %s", timeout, msg)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// Do sends one command to the node and fails the test on error.
+func Do(t testing.TB, n *Node, args ...any) any {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	v, err := n.Client().Do(ctx, args...).Result()
+	if err != nil {
+		t.Fatalf("redistest: %s %v: %v", n.Addr(), args, err)
+	}
+	return v
+}
+
+// MyID returns the node's cluster node ID (CLUSTER MYID).
+func MyID(t testing.TB, n *Node) string {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	id, err := n.Client().ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: CLUSTER MYID on %s: %v", n.Addr(), err)
+	}
+	return id
+}
+
+// ClusterNodes returns the node's CLUSTER NODES text.
+func ClusterNodes(t testing.TB, n *Node) string {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	s, err := n.Client().ClusterNodes(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: CLUSTER NODES on %s: %v", n.Addr(), err)
+	}
+	return s
+}
+
+// Info returns the node's INFO fields (all default sections, or the given ones) as key->value.
+func Info(t testing.TB, n *Node, sections ...string) map[string]string {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	s, err := n.Client().Info(ctx, sections...).Result()
+	if err != nil {
+		t.Fatalf("redistest: INFO %v on %s: %v", sections, n.Addr(), err)
+	}
+	return parseFields(s)
+}
+
+// ClusterInfo returns the node's CLUSTER INFO fields (cluster_state, cluster_known_nodes, ...).
+func ClusterInfo(t testing.TB, n *Node) map[string]string {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	s, err := n.Client().ClusterInfo(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: CLUSTER INFO on %s: %v", n.Addr(), err)
+	}
+	return parseFields(s)
+}
+
+func parseFields(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// DBSize returns the number of keys the node holds.
+func DBSize(t testing.TB, n *Node) int64 {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	v, err := n.Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: DBSIZE on %s: %v", n.Addr(), err)
+	}
+	return v
+}
+
+// ClusterClient returns a go-redis cluster client seeded with the nodes' addresses and their
+// password (RESP2, no CLIENT SETINFO, no maintenance notifications). It is closed when the
+// test ends.
+func ClusterClient(t testing.TB, nodes []*Node) *redis.ClusterClient {
+	t.Helper()
+	if len(nodes) == 0 {
+		t.Fatal("redistest: ClusterClient needs at least one node")
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:           Addrs(nodes),
+		Password:        nodes[0].Password(),
+		DialTimeout:     time.Second,
+		ReadTimeout:     cmdTimeout,
+		WriteTimeout:    cmdTimeout,
+		Protocol:        2,
+		DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Fill writes count keys "prefix:0" .. "prefix:<count-1>" through a cluster client seeded with
+// the nodes (the cluster must be ready: every slot served) and returns key->value written.
+// The values are unique to this call.
+func Fill(t testing.TB, nodes []*Node, count int, prefix string) map[string]string {
+	t.Helper()
+	c := ClusterClient(t, nodes)
+	want := make(map[string]string, count)
+	tag := rand.Uint32()
+	const batch = 500
+	for lo := 0; lo < count; lo += batch {
+		hi := min(lo+batch, count)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := lo; i < hi; i++ {
+				k := fmt.Sprintf("%s:%d", prefix, i)
+				v := fmt.Sprintf("v%d-%08x", i, tag)
+				want[k] = v
+				p.Set(ctx, k, v, 0)
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			for _, cmd := range cmds {
+				if cmd.Err() != nil {
+					t.Fatalf("redistest: Fill %s: %v: %v", strings.Join(Addrs(nodes), ","), cmd.Args(), cmd.Err())
+				}
+			}
+			t.Fatalf("redistest: Fill %s: %v", strings.Join(Addrs(nodes), ","), err)
+		}
+	}
+	return want
+}
+
+// CheckKeys reads every key of want through a cluster client seeded with the nodes and fails
+// the test, listing up to 10 differences, unless each holds its value.
+func CheckKeys(t testing.TB, nodes []*Node, want map[string]string) {
+	t.Helper()
+	c := ClusterClient(t, nodes)
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var bad []string
+	nbad := 0
+	const batch = 500
+	for lo := 0; lo < len(keys); lo += batch {
+		hi := min(lo+batch, len(keys))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys[lo:hi] {
+				p.Get(ctx, k)
+			}
+			return nil
+		})
+		cancel()
+		for i, cmd := range cmds {
+			k := keys[lo+i]
+			got, err := cmd.(*redis.StringCmd).Result()
+			if err == nil && got == want[k] {
+				continue
+			}
+			nbad++
+			if len(bad) < 10 {
+				if err != nil {
+					bad = append(bad, fmt.Sprintf("%s: %v", k, err))
+				} else {
+					bad = append(bad, fmt.Sprintf("%s: got %q, want %q", k, got, want[k]))
+				}
+			}
+		}
+	}
+	if nbad > 0 {
+		t.Fatalf("redistest: %d of %d keys wrong:\n%s", nbad, len(keys), strings.Join(bad, "\n"))
+	}
+}
+
+// FillNode makes the node hold count keys "prefix:0" .. "prefix:<count-1>" (values
+// "value:0" ...) without giving it any slot, and returns key->value. It uses
+// DEBUG POPULATE, which writes straight into the keyspace and skips cluster redirection, so it
+// works on a lone cluster node that owns no slot (which refuses SET with CLUSTERDOWN), on a
+// node whose slots do not cover the keys, and on a non-cluster node. Keys that already exist
+// are left as they are. The keys of a cluster node are then visible to DBSIZE, SCAN and
+// CLUSTER COUNTKEYSINSLOT, but GET on them is redirected or refused.
+func FillNode(t testing.TB, n *Node, count int, prefix string) map[string]string {
+	t.Helper()
+	ctx, cancel := cmdCtx()
+	defer cancel()
+	before, err := n.Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: FillNode %s: DBSIZE: %v", n.Addr(), err)
+	}
+	if err := n.Client().Do(ctx, "DEBUG", "POPULATE", count, prefix).Err(); err != nil {
+		t.Fatalf("redistest: FillNode %s: DEBUG POPULATE (needs --enable-debug-command local on Redis >= 7): %v", n.Addr(), err)
+	}
+	after, err := n.Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: FillNode %s: DBSIZE: %v", n.Addr(), err)
+	}
+	if after <= before && count > 0 {
+		t.Fatalf("redistest: FillNode %s: DBSIZE %d after DEBUG POPULATE %d (was %d)", n.Addr(), after, count, before)
+	}
+	out := make(map[string]string, count)
+	for i := range count {
+		out[prefix+":"+strconv.Itoa(i)] = "value:" + strconv.Itoa(i)
+	}
+	return out
+}
+
+// ClusterNode is one line of CLUSTER NODES, as far as tests need it.
+type ClusterNode struct {
+	ID     string
+	Addr   string // "ip:port", without "@bus" or ",hostname"
+	Flags  []string
+	Master string // master's ID, "" for a master
+	Slots  []string
+	Self   bool
+}
+
+// HasFlag reports whether the line carries the flag (e.g. "master", "fail?", "handshake").
+func (c ClusterNode) HasFlag(f string) bool { return slices.Contains(c.Flags, f) }
+
+// ParseClusterNodes parses CLUSTER NODES text.
+func ParseClusterNodes(s string) []ClusterNode {
+	var out []ClusterNode
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		addr, _, _ = strings.Cut(addr, ",")
+		cn := ClusterNode{ID: f[0], Addr: addr, Flags: strings.Split(f[2], ","), Slots: f[8:]}
+		if f[3] != "-" {
+			cn.Master = f[3]
+		}
+		cn.Self = cn.HasFlag("myself")
+		out = append(out, cn)
+	}
+	return out
+}
+
+// CreateCluster makes a ready cluster of the nodes, which must be empty cluster-mode nodes
+// knowing no other: the first len(nodes)/(1+replicas) are masters with an even split of the
+// 16384 slots, the rest replicate them in turn (nodes[m+i] replicates nodes[i%m]). It assigns
+// slots first, MEETs every pair, attaches replicas, and returns once every node reports
+// cluster_state:ok and sees every other with the right role and slots. Replicas may not have
+// finished their first sync. Returns the node IDs, in order.
+//
+// Timing: Redis 7.0 keeps a master at cluster_state:fail for 2 s after the server started
+// (CLUSTER_WRITABLE_DELAY), and for the rejoin delay, clamp(cluster-node-timeout, 0.5 s, 5 s),
+// after it last had no slots; so on nodes just returned by Start this takes about 2 s.
+func CreateCluster(t testing.TB, nodes []*Node, replicas int) []string {
+	t.Helper()
+	if replicas < 0 || len(nodes) == 0 || len(nodes)%(1+replicas) != 0 {
+		t.Fatalf("redistest: CreateCluster: %d nodes cannot make masters with %d replicas each", len(nodes), replicas)
+	}
+	m := len(nodes) / (1 + replicas)
+	v7 := nodes[0].version.atLeast(7, 0)
+	ranges := make([]string, m)
+	for i := range m {
+		lo, hi := i*16384/m, (i+1)*16384/m-1
+		if lo == hi {
+			ranges[i] = strconv.Itoa(lo)
+		} else {
+			ranges[i] = fmt.Sprintf("%d-%d", lo, hi)
+		}
+		args := []any{"CLUSTER", "ADDSLOTSRANGE", lo, hi}
+		if !v7 {
+			args = []any{"CLUSTER", "ADDSLOTS"}
+			for s := lo; s <= hi; s++ {
+				args = append(args, s)
+			}
+		}
+		Do(t, nodes[i], args...)
+	}
+	ids := make([]string, len(nodes))
+	for i, n := range nodes {
+		ids[i] = MyID(t, n)
+	}
+	meetAll := func() {
+		for i, a := range nodes {
+			ctx, cancel := cmdCtx()
+			_, err := a.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, b := range nodes[i+1:] {
+					p.ClusterMeet(ctx, b.IP(), strconv.Itoa(b.Port()))
+				}
+				return nil
+			})
+			cancel()
+			if err != nil {
+				t.Fatalf("redistest: CLUSTER MEET from %s: %v", a.Addr(), err)
+			}
+		}
+	}
+	meetAll()
+	knowsAll := func(n *Node) bool {
+		ctx, cancel := cmdCtx()
+		defer cancel()
+		s, err := n.Client().ClusterNodes(ctx).Result()
+		if err != nil {
+			return false
+		}
+		known := 0
+		for _, cn := range ParseClusterNodes(s) {
+			if cn.HasFlag("handshake") || cn.HasFlag("noaddr") {
+				return false
+			}
+			if slices.Contains(ids, cn.ID) {
+				known++
+			}
+		}
+		return known == len(nodes)
+	}
+	WaitFor(t, 30*time.Second, func() bool {
+		for _, n := range nodes {
+			if !knowsAll(n) {
+				return false
+			}
+		}
+		return true
+	}, "every node to know every other")
+	for i := m; i < len(nodes); i++ {
+		master := ids[(i-m)%m]
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := cmdCtx()
+			err := nodes[i].Client().ClusterReplicate(ctx, master).Err()
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: CLUSTER REPLICATE %s on %s: %v", master, nodes[i].Addr(), err)
+			}
+			time.Sleep(pollInterval)
+		}
+	}
+	// A second MEET to already known nodes makes each receiver read the sender's role and
+	// slots at once, instead of waiting for gossip.
+	meetAll()
+	want := map[string]ClusterNode{}
+	for i, id := range ids {
+		cn := ClusterNode{ID: id}
+		if i < m {
+			cn.Slots = []string{ranges[i]}
+		} else {
+			cn.Master = ids[(i-m)%m]
+		}
+		want[id] = cn
+	}
+	WaitClusterReady(t, nodes, want, 30*time.Second)
+	return ids
+}
+
+// WaitClusterReady waits until every node reports cluster_state:ok and its CLUSTER NODES
+// lists exactly the IDs of want, none failing or in handshake, each with want's master ("" for
+// a master) and, for masters, want's slots. want nil only checks cluster_state:ok and that all
+// nodes list the same number of nodes as len(nodes).
+func WaitClusterReady(t testing.TB, nodes []*Node, want map[string]ClusterNode, timeout time.Duration) {
+	t.Helper()
+	var why string
+	agrees := func(n *Node) bool {
+		ctx, cancel := cmdCtx()
+		defer cancel()
+		info, err := n.Client().ClusterInfo(ctx).Result()
+		if err != nil {
+			why = fmt.Sprintf("%s: %v", n.Addr(), err)
+			return false
+		}
+		if st := parseFields(info)["cluster_state"]; st != "ok" {
+			why = fmt.Sprintf("%s: cluster_state:%s", n.Addr(), st)
+			return false
+		}
+		s, err := n.Client().ClusterNodes(ctx).Result()
+		if err != nil {
+			why = fmt.Sprintf("%s: %v", n.Addr(), err)
+			return false
+		}
+		seen := ParseClusterNodes(s)
+		wantLen := len(nodes)
+		if want != nil {
+			wantLen = len(want)
+		}
+		if len(seen) != wantLen {
+			why = fmt.Sprintf("%s knows %d nodes, want %d", n.Addr(), len(seen), wantLen)
+			return false
+		}
+		for _, cn := range seen {
+			if cn.HasFlag("fail") || cn.HasFlag("fail?") || cn.HasFlag("handshake") || cn.HasFlag("noaddr") {
+				why = fmt.Sprintf("%s sees %s as %v", n.Addr(), cn.Addr, cn.Flags)
+				return false
+			}
+			if want == nil {
+				continue
+			}
+			w, ok := want[cn.ID]
+			if !ok {
+				why = fmt.Sprintf("%s knows unexpected node %s %s", n.Addr(), cn.ID, cn.Addr)
+				return false
+			}
+			if cn.Master != w.Master || (w.Master == "" && !slices.Equal(cn.Slots, w.Slots)) {
+				why = fmt.Sprintf("%s sees %s with master %q slots %v, want master %q slots %v",
+					n.Addr(), cn.Addr, cn.Master, cn.Slots, w.Master, w.Slots)
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ok := true
+		for _, n := range nodes {
+			if !agrees(n) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: cluster not ready after %v: %s", timeout, why)
+		}
+		time.Sleep(pollInterval)
+	}
+}

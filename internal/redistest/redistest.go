@@ -1,0 +1,650 @@
+// Package redistest starts real redis-server processes for tests: each node on a free loopback
+// port, with a password and a short cluster-node-timeout, in its own directory. Nodes can be
+// killed with SIGKILL, restarted with their nodes.conf (same node ID), wiped (new node ID, no
+// data) and filled with keys. Every process is killed and every directory removed when the test
+// ends; on Linux the kernel also kills the servers if the test binary dies.
+//
+// Tests in several packages may run at the same time as separate processes: ports are drawn at
+// random from 20000-29999 (cluster bus: port+10000), checked by binding them, and a start that
+// loses the race for its port is retried on another.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// DefaultPassword is the requirepass and masterauth of nodes started without Options.Password.
+const DefaultPassword = "redistest-Secret-9f3k"
+
+// DefaultNodeTimeout is the cluster-node-timeout of nodes started without Options.NodeTimeout.
+const DefaultNodeTimeout = time.Second
+
+// MissingServerMessage is the failure reported when redis-server cannot be found.
+const MissingServerMessage = "redis-server not found on PATH: install it (apt-get install -y redis-server)"
+
+const (
+	minPort       = 20000
+	maxPort       = 29999 // inclusive; the cluster bus uses port+10000
+	busOffset     = 10000
+	startAttempts = 10
+	readyTimeout  = 10 * time.Second
+	killTimeout   = 10 * time.Second
+	pollInterval  = 10 * time.Millisecond
+	cmdTimeout    = 5 * time.Second
+	logFileName   = "redis.log"
+	stdioFileName = "stdio.log"
+)
+
+// redisServerBin is the server binary looked up on PATH; tests replace it. The environment
+// variable REDISTEST_SERVER, when set, takes precedence.
+var redisServerBin = "redis-server"
+
+// testHookBeforeSpawn, when set, runs between choosing a node's address and starting it.
+var testHookBeforeSpawn func(ip string, port int)
+
+// Options configures the nodes started by Start. The zero value is ready to use.
+type Options struct {
+	// Password is requirepass and masterauth; default DefaultPassword.
+	Password string
+	// NodeTimeout is cluster-node-timeout; default DefaultNodeTimeout (1 s). Rounded to ms.
+	NodeTimeout time.Duration
+	// ClusterEnabled defaults to true; false starts plain (non-cluster) servers.
+	ClusterEnabled *bool
+	// DistinctHosts binds each node to its own loopback address 127.0.0.X (X in 2..254, drawn
+	// at random, never shared by two live nodes of this process) with --bind-source-addr X, so
+	// each node looks like a separate host; otherwise all nodes bind 127.0.0.1.
+	// Needs Redis >= 7.0.
+	DistinctHosts bool
+	// ExtraArgs are appended to the redis-server command line (e.g. "--cluster-replica-validity-factor", "0").
+	ExtraArgs []string
+}
+
+// Bool returns a pointer to v, for Options.ClusterEnabled.
+func Bool(v bool) *bool { return &v }
+
+func (o Options) withDefaults() Options {
+	if o.Password == "" {
+		o.Password = DefaultPassword
+	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = DefaultNodeTimeout
+	}
+	if o.ClusterEnabled == nil {
+		o.ClusterEnabled = Bool(true)
+	}
+	return o
+}
+
+// Node is one redis-server process started by Start. Its address and directory never change,
+// across Kill, Restart and Wipe.
+type Node struct {
+	bin      string
+	version  serverVersion
+	opts     Options
+	ip       string
+	port     int
+	dir      string
+	distinct bool
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the current process has exited
+	client *redis.Client
+}
+
+// Addr returns "ip:port".
+func (n *Node) Addr() string { return net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
+
+// String returns Addr.
+func (n *Node) String() string { return n.Addr() }
+
+// IP returns the address the node binds, 127.0.0.1 unless DistinctHosts.
+func (n *Node) IP() string { return n.ip }
+
+// Port returns the client port; the cluster bus listens on Port()+10000.
+func (n *Node) Port() int { return n.port }
+
+// BusPort returns the cluster bus port, Port()+10000.
+func (n *Node) BusPort() int { return n.port + busOffset }
+
+// Dir returns the node's working directory (nodes.conf, dump.rdb, redis.log).
+func (n *Node) Dir() string { return n.dir }
+
+// LogFile returns the path of the node's log file.
+func (n *Node) LogFile() string { return filepath.Join(n.dir, logFileName) }
+
+// Password returns the node's requirepass.
+func (n *Node) Password() string { return n.opts.Password }
+
+// ClusterEnabled reports whether the node runs in cluster mode.
+func (n *Node) ClusterEnabled() bool { return *n.opts.ClusterEnabled }
+
+// Pid returns the process ID of the running server, or 0 when it is not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil || !isOpen(n.done) {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Running reports whether the node's process is alive (it may not answer yet).
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.done != nil && isOpen(n.done)
+}
+
+func isOpen(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return false
+	default:
+		return true
+	}
+}
+
+// Client returns the node's single-node client (NewClient). It is cached until the node is
+// killed (Kill, Restart, Wipe close it) and closed when the test ends: call Client() again
+// after those rather than keeping the old one. (go-redis stops dialing for up to 1 s once a
+// pool has seen PoolSize failed dials, so a client that watched the node die could keep
+// failing after the node is back.)
+func (n *Node) Client() *redis.Client {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.client == nil {
+		n.client = NewClient(n.Addr(), n.opts.Password)
+	}
+	return n.client
+}
+
+// NewClient returns a client for one address: password, RESP2, DialTimeout 1 s, a single
+// dial attempt, no command retries, no CLIENT SETINFO, no maintenance notifications. The
+// caller closes it.
+func NewClient(addr, password string) *redis.Client {
+	return redis.NewClient(clientOptions(addr, password))
+}
+
+func clientOptions(addr, password string) *redis.Options {
+	return &redis.Options{
+		Addr:            addr,
+		Password:        password,
+		DialTimeout:     time.Second,
+		DialerRetries:   1, // default 5 with 100 ms pauses: a dead node would take 0.4 s to report
+		ReadTimeout:     cmdTimeout,
+		WriteTimeout:    cmdTimeout,
+		Protocol:        2,
+		DisableIdentity: true,
+		MaxRetries:      -1, // go-redis: 0 means "default (3)", -1 means none
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	}
+}
+
+// Kill sends SIGKILL to the node (and any child it forked) and waits for it to exit. Killing a
+// node that is not running does nothing.
+func (n *Node) Kill(t testing.TB) {
+	t.Helper()
+	if err := n.kill(); err != nil {
+		t.Fatalf("redistest: kill %s: %v", n.Addr(), err)
+	}
+}
+
+func (n *Node) kill() error {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil || done == nil || !isOpen(done) {
+		return nil
+	}
+	killHard(cmd.Process)
+	select {
+	case <-done:
+		n.mu.Lock()
+		if n.client != nil {
+			_ = n.client.Close()
+			n.client = nil
+		}
+		n.mu.Unlock()
+		return nil
+	case <-time.After(killTimeout):
+		return fmt.Errorf("pid %d still running %v after SIGKILL", cmd.Process.Pid, killTimeout)
+	}
+}
+
+// Restart starts the node again on the same address and directory: it keeps its nodes.conf
+// (same node ID, same view of the cluster) and whatever data it had persisted (none by
+// default: appendonly no, save ""). A running node is killed first. Restart returns once the
+// node answers.
+func (n *Node) Restart(t testing.TB) {
+	t.Helper()
+	if err := n.kill(); err != nil {
+		t.Fatalf("redistest: restart %s: %v", n.Addr(), err)
+	}
+	if err := n.spawn(); err != nil {
+		t.Fatalf("redistest: restart %s: %v", n.Addr(), err)
+	}
+}
+
+// Wipe kills the node, deletes nodes.conf and all data files, and starts it again: same
+// address, new node ID, empty, knowing no other node. The log file is kept.
+func (n *Node) Wipe(t testing.TB) {
+	t.Helper()
+	if err := n.kill(); err != nil {
+		t.Fatalf("redistest: wipe %s: %v", n.Addr(), err)
+	}
+	entries, err := os.ReadDir(n.dir)
+	if err != nil {
+		t.Fatalf("redistest: wipe %s: %v", n.Addr(), err)
+	}
+	for _, e := range entries {
+		if e.Name() == logFileName || e.Name() == stdioFileName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(n.dir, e.Name())); err != nil {
+			t.Fatalf("redistest: wipe %s: %v", n.Addr(), err)
+		}
+	}
+	if err := n.spawn(); err != nil {
+		t.Fatalf("redistest: wipe %s: %v", n.Addr(), err)
+	}
+}
+
+// LogTail returns the last lines of the node's log file (and of its stdout/stderr, where
+// redis-server reports configuration errors).
+func (n *Node) LogTail(lines int) string {
+	var b strings.Builder
+	for _, name := range []string{stdioFileName, logFileName} {
+		data, err := os.ReadFile(filepath.Join(n.dir, name))
+		if err != nil || len(bytes.TrimSpace(data)) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "--- %s %s (last %d lines) ---\n%s\n", n.Addr(), name, lines, tail(string(data), lines))
+	}
+	if b.Len() == 0 {
+		return fmt.Sprintf("--- %s: no log output ---", n.Addr())
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func (n *Node) args() []string {
+	a := []string{
+		"--port", strconv.Itoa(n.port),
+		"--bind", n.ip,
+		"--dir", n.dir,
+		"--requirepass", n.opts.Password,
+		"--masterauth", n.opts.Password,
+		"--appendonly", "no",
+		"--save", "",
+		"--daemonize", "no",
+		"--logfile", n.LogFile(),
+		"--protected-mode", "no",
+	}
+	if n.distinct {
+		a = append(a, "--bind-source-addr", n.ip)
+	}
+	if n.version.atLeast(7, 0) {
+		// DEBUG POPULATE (FillNode) is refused from non-local clients by default since 7.0.
+		a = append(a, "--enable-debug-command", "local")
+	}
+	if *n.opts.ClusterEnabled {
+		a = append(a,
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(n.opts.NodeTimeout.Milliseconds(), 10),
+		)
+	}
+	return append(a, n.opts.ExtraArgs...)
+}
+
+var errAddrInUse = errors.New("address already in use")
+
+// spawn starts the process on n's address and waits until it answers with AUTH.
+func (n *Node) spawn() error {
+	logPath := n.LogFile()
+	var logOffset int64
+	if fi, err := os.Stat(logPath); err == nil {
+		logOffset = fi.Size()
+	}
+	stdio, err := os.OpenFile(filepath.Join(n.dir, stdioFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(n.bin, n.args()...)
+	cmd.Dir = n.dir
+	cmd.Stdout = stdio
+	cmd.Stderr = stdio
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		stdio.Close()
+		return fmt.Errorf("start %s: %w", n.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		stdio.Close()
+		close(done)
+	}()
+	n.mu.Lock()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+
+	if err := n.waitReady(cmd, done); err != nil {
+		_ = n.kill()
+		newLog := readFrom(logPath, logOffset)
+		if strings.Contains(newLog, "Address already in use") {
+			return fmt.Errorf("%w: %v", errAddrInUse, err)
+		}
+		return fmt.Errorf("%v\n%s", err, n.LogTail(30))
+	}
+	return nil
+}
+
+func readFrom(path string, off int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, 0); err != nil {
+		return ""
+	}
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(f)
+	return b.String()
+}
+
+// waitReady polls until the process answers INFO with AUTH. It checks the answer's
+// process_id: another process may have taken the port, with a server using the same password.
+func (n *Node) waitReady(cmd *exec.Cmd, done chan struct{}) error {
+	exited := func(lastErr error) error {
+		// cmd.ProcessState is set: done closes after cmd.Wait returns.
+		return fmt.Errorf("redis-server on %s exited before answering (%v; last error: %v)", n.Addr(), cmd.ProcessState, lastErr)
+	}
+	opt := clientOptions(n.Addr(), n.opts.Password)
+	opt.ReadTimeout = time.Second // a non-Redis listener on the port must not stall the poll
+	opt.WriteTimeout = time.Second
+	opt.PoolSize = 1
+	wantPid := strconv.Itoa(cmd.Process.Pid)
+	deadline := time.Now().Add(readyTimeout)
+	var lastErr error
+	for {
+		select {
+		case <-done:
+			return exited(lastErr)
+		default:
+		}
+		// Ask in the background, so that a process that exits while a stranger holds its
+		// port (and does not answer) is noticed at once.
+		type reply struct {
+			info string
+			err  error
+		}
+		replies := make(chan reply, 1)
+		go func() {
+			// A new client each time: a go-redis pool that has seen PoolSize failed dials
+			// stops dialing for a second.
+			c := redis.NewClient(opt)
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			info, err := c.Info(ctx, "server").Result()
+			replies <- reply{info, err}
+		}()
+		var info string
+		var err error
+		select {
+		case <-done:
+			return exited(lastErr)
+		case r := <-replies:
+			info, err = r.info, r.err
+		}
+		lastErr = err
+		if err == nil {
+			if got := parseFields(info)["process_id"]; got == wantPid {
+				return nil
+			} else {
+				lastErr = fmt.Errorf("%s is answered by another redis-server (pid %s, ours %s)", n.Addr(), got, wantPid)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on %s did not answer AUTH + INFO within %v: %v", n.Addr(), readyTimeout, lastErr)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// Start starts n redis-server nodes concurrently and returns once each answers with AUTH
+// (INFO, checked to come from its own process, not from a stranger that took the port). When
+// the test ends, every node is killed with SIGKILL, its client closed and its directory
+// removed (if the test failed, the tail of each node's log is logged first).
+// Start fails the test with MissingServerMessage if redis-server is not installed.
+func Start(t testing.TB, n int, opts Options) []*Node {
+	t.Helper()
+	bin, ver := lookupServer(t)
+	opts = opts.withDefaults()
+	if opts.DistinctHosts && !ver.atLeast(7, 0) {
+		t.Fatalf("redistest: DistinctHosts needs --bind-source-addr, Redis >= 7.0; %s is %s", bin, ver)
+	}
+	nodes := make([]*Node, n)
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, nd := range nodes {
+			if nd == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nd.cleanup(t)
+			}()
+		}
+		wg.Wait()
+	})
+
+	for i := range nodes {
+		dir, err := os.MkdirTemp("", "redistest-")
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		nodes[i] = &Node{bin: bin, version: ver, opts: opts, dir: dir, distinct: opts.DistinctHosts}
+	}
+
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = nd.firstStart()
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("redistest: starting %d nodes: %v", n, err)
+	}
+	return nodes
+}
+
+func (n *Node) cleanup(t testing.TB) {
+	err := n.kill()
+	if err != nil {
+		t.Errorf("redistest: cleanup %s: %v", n.Addr(), err)
+	}
+	n.mu.Lock()
+	if n.client != nil {
+		_ = n.client.Close()
+		n.client = nil
+	}
+	started := n.cmd != nil
+	n.mu.Unlock()
+	if t.Failed() && started {
+		t.Logf("redistest: %s", n.LogTail(15))
+	}
+	if err == nil {
+		_ = os.RemoveAll(n.dir)
+	}
+	release(n)
+}
+
+// firstStart picks an address and starts the node, retrying on a new port when another
+// process took it between the check and the start.
+func (n *Node) firstStart() error {
+	var errs []error
+	for range startAttempts {
+		if err := reserve(n); err != nil {
+			return err
+		}
+		if testHookBeforeSpawn != nil {
+			testHookBeforeSpawn(n.ip, n.port)
+		}
+		err := n.spawn()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if !errors.Is(err, errAddrInUse) {
+			return err
+		}
+		release(n)
+	}
+	return fmt.Errorf("no free port after %d attempts: %w", startAttempts, errors.Join(errs...))
+}
+
+// Addresses held by live nodes of this process, so concurrent Starts never pick the same.
+var (
+	resMu    sync.Mutex
+	resPorts = map[int]bool{}
+	resIPs   = map[string]bool{}
+)
+
+func reserve(n *Node) error {
+	resMu.Lock()
+	defer resMu.Unlock()
+	for range 1000 {
+		ip := "127.0.0.1"
+		if n.distinct {
+			ip = fmt.Sprintf("127.0.0.%d", 2+rand.IntN(253))
+			if resIPs[ip] {
+				continue
+			}
+		}
+		port := minPort + rand.IntN(maxPort-minPort+1)
+		if resPorts[port] || !canListen(ip, port) || !canListen(ip, port+busOffset) {
+			continue
+		}
+		resPorts[port] = true
+		if n.distinct {
+			resIPs[ip] = true
+		}
+		n.ip, n.port = ip, port
+		return nil
+	}
+	return errors.New("no free loopback address found in 1000 tries")
+}
+
+func release(n *Node) {
+	resMu.Lock()
+	defer resMu.Unlock()
+	if n.port != 0 {
+		delete(resPorts, n.port)
+	}
+	if n.distinct && n.ip != "" {
+		delete(resIPs, n.ip)
+	}
+}
+
+func canListen(ip string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}
+
+type serverVersion struct{ major, minor, patch int }
+
+func (v serverVersion) atLeast(major, minor int) bool {
+	return v.major > major || (v.major == major && v.minor >= minor)
+}
+
+func (v serverVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+var (
+	versionsMu sync.Mutex
+	versions   = map[string]serverVersion{}
+	versionRE  = regexp.MustCompile(`v=(\d+)\.(\d+)\.(\d+)`)
+)
+
+// lookupServer finds redis-server and its version, or fails the test.
+func lookupServer(t testing.TB) (string, serverVersion) {
+	t.Helper()
+	name := redisServerBin
+	if env := os.Getenv("REDISTEST_SERVER"); env != "" {
+		name = env
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if name == "redis-server" {
+			t.Fatal(MissingServerMessage)
+		}
+		t.Fatalf("%s (looked for %q)", MissingServerMessage, name)
+	}
+	versionsMu.Lock()
+	defer versionsMu.Unlock()
+	if v, ok := versions[bin]; ok {
+		return bin, v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redistest: %s --version: %v: %s", bin, err, out)
+	}
+	m := versionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("redistest: cannot read the version in %q", out)
+	}
+	var v serverVersion
+	v.major, _ = strconv.Atoi(m[1])
+	v.minor, _ = strconv.Atoi(m[2])
+	v.patch, _ = strconv.Atoi(m[3])
+	versions[bin] = v
+	return bin, v
+}
+
+// ServerVersion returns the major, minor and patch version of the redis-server that Start
+// uses, or fails the test if there is none.
+func ServerVersion(t testing.TB) (major, minor, patch int) {
+	t.Helper()
+	_, v := lookupServer(t)
+	return v.major, v.minor, v.patch
+}
