@@ -228,4 +228,3 @@ func describe(addr, id string) string {
 	}
 	return fmt.Sprintf("%s (%s)", addr, id)
 }
-

@@ -351,8 +351,8 @@ func TestAccCluster_badInputs(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config:      clusterConfig("unused", c.shards),
-					PlanOnly:    true,
+					Config:   clusterConfig("unused", c.shards),
+					PlanOnly: true,
 					// Terraform wraps long messages: any space may be a line break.
 					ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`)),
 				}},
