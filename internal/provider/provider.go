@@ -143,6 +143,7 @@ func (p *redisProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	routeRedisLogs()
 	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password}
 	tflog.Debug(data.mask(ctx), "configured redis provider", map[string]any{
 		"dial_timeout": cfg.DialTimeout.String(), "tls": cfg.TLS != nil, "acl_user": cfg.Credentials.Username != "",
