@@ -375,6 +375,8 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 			defer wg.Done()
 			n := *p
 			var info, nodes *redis.StringCmd
+			ctx, cancel := context.WithTimeout(ctx, 2*e.Pool.DialTimeout())
+			defer cancel()
 			_, err := e.Pool.Client(p.Addr).Pipelined(ctx, func(pl redis.Pipeliner) error {
 				info = pl.ClusterInfo(ctx)
 				nodes = pl.ClusterNodes(ctx)

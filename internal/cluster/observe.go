@@ -151,6 +151,10 @@ func Observe(ctx context.Context, pool *Pool, addrs []string, views bool) *Obser
 
 func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *NodeState {
 	n := &NodeState{Addr: addr}
+	// A node that accepts connections but never answers (stopped, swapping)
+	// costs a bounded time too: the dial plus one short round trip.
+	ctx, cancel := context.WithTimeout(ctx, 2*pool.DialTimeout())
+	defer cancel()
 	c := pool.Client(addr)
 	var server, myid, info, nodes *redis.StringCmd
 	var dbsize *redis.IntCmd

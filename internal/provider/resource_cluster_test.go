@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -401,6 +402,25 @@ func TestAccCluster_unreachableNode(t *testing.T) {
 		`(?s)`+regexp.QuoteMeta(dead.Addr())+`: unreachable.*redis-server runs at this address`, nodes)
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("a refused connection took %s to report", d)
+	}
+}
+
+// TestAccCluster_stoppedNode: a node that accepts connections but never
+// answers (SIGSTOP) is reported as unreachable within the dial timeout's
+// bound, not after the read timeout.
+func TestAccCluster_stoppedNode(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 3, redistest.Options{})
+	if err := syscall.Kill(nodes[2].Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(nodes[2].Pid(), syscall.SIGCONT) })
+	start := time.Now()
+	applyFails(t, nodes[0].Password(), shardsHCL(redistest.Addrs(nodes), nil, nil),
+		`(?s)`+regexp.QuoteMeta(nodes[2].Addr())+`: unreachable`, nodes[:2])
+	// The provider's dial_timeout is 1s: observe gives a node 2s in all.
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("a stopped node took %s to report", d)
 	}
 }
 
