@@ -142,6 +142,14 @@ func TestAccCluster_basic(t *testing.T) {
 				ImportStateId:     replicas[1][0], // any member, a replica too
 				ImportStateVerify: true,
 			},
+			{
+				// An import block plans to adopt the cluster with no change.
+				Config:          cfg,
+				ResourceName:    "redis_cluster.test",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   masters[2],
+			},
 		},
 	})
 }
