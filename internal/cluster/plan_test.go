@@ -373,3 +373,82 @@ func TestDesiredValidate(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// FuzzPlan mutates the healthy walkthrough cluster (roles, masters, slots,
+// knowledge) and checks the planner's invariants: it never panics, stages
+// never go back, every step targets a declared node, slot steps stay in
+// the declared slots, and a cluster it calls converged needs no step.
+func FuzzPlan(f *testing.F) {
+	f.Add(uint8(0), uint8(0), uint16(0), uint8(0), true)
+	f.Add(uint8(4), uint8(1), uint16(5461), uint8(3), false)
+	f.Add(uint8(3), uint8(2), uint16(100), uint8(7), true)
+	f.Fuzz(func(t *testing.T, who, what uint8, slot uint16, forget uint8, failback bool) {
+		nodes := healthy3x2()
+		i := int(who) % len(nodes)
+		switch what % 5 {
+		case 0: // promote a replica over its master
+			if nodes[i].master != "" {
+				for j := range nodes {
+					if nodes[j].id == nodes[i].master {
+						nodes[i].slots, nodes[j].slots = nodes[j].slots, ""
+						nodes[j].master = nodes[i].id
+					}
+				}
+				nodes[i].master = ""
+			}
+		case 1: // point a replica elsewhere
+			if nodes[i].master != "" {
+				nodes[i].master = fid(1 + int(slot)%3)
+			}
+		case 2: // a lone, fresh node
+			nodes[i] = fakeNode{addr: nodes[i].addr, id: fid(50 + i), knows: []string{}}
+		case 3: // move one slot between masters
+			s := int(slot) % SlotCount
+			from := s * 3 / SlotCount
+			to := (from + 1) % 3
+			src, _ := ParseSlotSet(strings.Split(nodes[from].slots, ","))
+			dst, _ := ParseSlotSet(strings.Split(nodes[to].slots, ","))
+			src.Remove(s)
+			dst.Add(s)
+			nodes[from].slots, nodes[to].slots = src.String(), dst.String()
+		case 4: // a node forgets another
+			var ks []string
+			for j := range nodes {
+				if j != int(forget)%len(nodes) && j != i {
+					ks = append(ks, nodes[j].id)
+				}
+			}
+			nodes[i].knows = ks
+		}
+		d := desired3x2(failback)
+		obs := fakeObserved(t, nodes)
+		steps, err := Plan(d, obs)
+		if err != nil {
+			return // refusing is allowed; what it plans must be sound
+		}
+		declared := map[string]bool{}
+		for _, a := range d.Addrs() {
+			declared[a] = true
+		}
+		var all SlotSet
+		for _, s := range d.Shards {
+			all = all.Union(s.Slots)
+		}
+		for k, s := range steps {
+			if k > 0 && s.Kind.Stage() < steps[k-1].Kind.Stage() {
+				t.Fatalf("stage order broken at %d: %s after %s", k, s, steps[k-1])
+			}
+			if !s.Kind.Barrier() && !declared[s.Addr] {
+				t.Fatalf("step to an undeclared node: %s", s)
+			}
+			if s.Kind == StepAddSlots || s.Kind == StepMoveSlots {
+				if s.Slots.Empty() || !s.Slots.Minus(all).Empty() {
+					t.Fatalf("slot step outside the declaration: %s", s)
+				}
+			}
+		}
+		if ok, _ := Converged(d, obs); ok && len(steps) != 0 {
+			t.Fatalf("converged cluster still planned %v", steps)
+		}
+	})
+}
