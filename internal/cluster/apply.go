@@ -166,7 +166,7 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 	for _, i := range idx {
 		s := steps[i]
 		switch s.Kind {
-		case StepAddSlots, StepSetEpoch, StepMeet, StepAnnounce:
+		case StepAddSlots, StepSetEpoch, StepMeet, StepAnnounce, StepForget:
 			batch = append(batch, i)
 			continue
 		}
@@ -181,6 +181,8 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 			err = e.failover(ctx, s)
 		case StepMoveSlots:
 			err = e.moveSlots(ctx, obs, s)
+		case StepFixSlot:
+			err = e.fixSlot(ctx, obs, s)
 		default:
 			err = fmt.Errorf("step %s cannot run inside a stage", s.Kind)
 		}
@@ -222,6 +224,9 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 	for k, i := range batch {
 		s := steps[i]
 		if err := cmds[k].Err(); err != nil {
+			if s.Kind == StepForget && strings.Contains(err.Error(), "Unknown node") {
+				continue // already forgotten
+			}
 			if s.Kind == StepAnnounce {
 				// Best effort: gossip delivers the same news a little later.
 				e.debug(ctx, "announce failed", map[string]any{"address": addr, "target": s.Target, "error": err.Error()})
@@ -242,6 +247,8 @@ func commandName(s Step) string {
 		return "cluster addslots"
 	case StepSetEpoch:
 		return "cluster set-config-epoch"
+	case StepForget:
+		return "cluster forget"
 	}
 	return "cluster meet"
 }
@@ -264,6 +271,8 @@ func commandFor(n *NodeState, s Step) []any {
 		return args
 	case StepSetEpoch:
 		return []any{"CLUSTER", "SET-CONFIG-EPOCH", s.Epoch}
+	case StepForget:
+		return []any{"CLUSTER", "FORGET", s.TargetID}
 	}
 	args := []any{"CLUSTER", "MEET", s.IP, s.Port}
 	if s.BusPort != 0 && s.BusPort != s.Port+10000 {

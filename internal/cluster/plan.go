@@ -20,8 +20,13 @@ const (
 	StepMeet
 	// StepWaitKnown: barrier until every declared node knows every other.
 	StepWaitKnown
+	// StepForget: CLUSTER FORGET TargetID on Addr (a stale entry).
+	StepForget
 	// StepMoveSlots: move Slots with their keys from Addr to Target.
 	StepMoveSlots
+	// StepFixSlot: settle a slot left importing/migrating: move every key
+	// of it to Addr (its declared owner) and assign it there everywhere.
+	StepFixSlot
 	// StepReplicate: CLUSTER REPLICATE on Addr to the node at Target.
 	StepReplicate
 	// StepFailover: CLUSTER FAILOVER on Addr (a replica) once it is in sync.
@@ -38,6 +43,7 @@ const (
 var stepNames = map[StepKind]string{
 	StepAddSlots: "add slots", StepSetEpoch: "set config epoch", StepMeet: "meet",
 	StepWaitKnown: "wait until all nodes know each other", StepMoveSlots: "move slots",
+	StepForget: "forget", StepFixSlot: "fix open slot",
 	StepReplicate: "replicate", StepFailover: "failover", StepAnnounce: "announce",
 	StepWaitReady: "wait until the cluster is ready",
 }
@@ -52,11 +58,11 @@ func (k StepKind) Barrier() bool { return k == StepWaitKnown || k == StepWaitRea
 // before the next one starts.
 func (k StepKind) Stage() int {
 	switch k {
-	case StepAddSlots, StepSetEpoch, StepMeet:
+	case StepAddSlots, StepSetEpoch, StepMeet, StepForget:
 		return 0
 	case StepWaitKnown:
 		return 1
-	case StepMoveSlots:
+	case StepMoveSlots, StepFixSlot:
 		return 2
 	case StepReplicate, StepFailover:
 		return 3
@@ -77,8 +83,11 @@ type Step struct {
 	IP      string
 	Port    int
 	BusPort int
-	// TargetID is the node ID at Target (REPLICATE, MoveSlots).
+	// TargetID is the node ID at Target (REPLICATE, MoveSlots), or the
+	// ID to forget.
 	TargetID string
+	// Why says in words what drifted, for plan warnings and logs.
+	Why string
 }
 
 func (s Step) String() string {
@@ -95,6 +104,10 @@ func (s Step) String() string {
 		return fmt.Sprintf("%s: replicate %s", s.Addr, describe(s.Target, s.TargetID))
 	case StepFailover:
 		return fmt.Sprintf("%s: failover (take mastership back)", s.Addr)
+	case StepForget:
+		return fmt.Sprintf("%s: forget %s", s.Addr, short(s.TargetID))
+	case StepFixSlot:
+		return fmt.Sprintf("fix open slot %s on %s", s.Slots, s.Addr)
 	}
 	return s.Kind.String()
 }
@@ -102,7 +115,8 @@ func (s Step) String() string {
 // Plan compares the desired cluster with an observation of its declared
 // nodes (read with views) and returns the ordered steps that make the
 // cluster match. It is a pure function. An empty plan means nothing needs
-// to change, though gossip may still be spreading (see Converged).
+// to change, though gossip may still be spreading (see Converged). Each
+// step that changes something carries in Why what drifted, in words.
 //
 // Every declared node must have been read; Plan reports those that were
 // not. Slots owned by nodes that are not declared are reported too: the
@@ -112,13 +126,22 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		return nil, err
 	}
 	addrs := d.Addrs()
-	var steps []Step
+	var steps, moveSteps []Step
+	stale := staleEntries(d, obs)
 
-	// Who serves each slot, by each master's own claim.
+	// Who serves each slot, by each master's own claim; and slots left
+	// importing or migrating by an interrupted move.
 	claims := map[int]string{} // slot -> declared address
+	open := map[int]bool{}
 	for _, a := range addrs {
 		self := obs.Node(a).Self()
-		if self == nil || !self.IsMaster() {
+		for slot := range self.Migrating {
+			open[slot] = true
+		}
+		for slot := range self.Importing {
+			open[slot] = true
+		}
+		if !self.IsMaster() {
 			continue
 		}
 		for _, slot := range self.Slots.Slots() {
@@ -129,7 +152,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	foreign := map[string]SlotSet{}
 	for _, a := range addrs {
 		for _, l := range obs.Node(a).Known() {
-			if obs.AddrOf(l.ID) != "" || l.Slots.Empty() {
+			if obs.AddrOf(l.ID) != "" || l.Slots.Empty() || stale[l.ID] != "" {
 				continue
 			}
 			f := foreign[l.ID]
@@ -138,28 +161,28 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		}
 	}
 	var errs Errors
-	for id, s := range foreign {
-		errs = append(errs, fmt.Errorf("slots %s are served by node %s, which no shard declares: declare it in shards, or move its slots away first", s, id))
+	for _, id := range sortedKeys(foreign) {
+		errs = append(errs, fmt.Errorf("slots %s are served by node %s, which no shard declares: declare it in shards, or move its slots away first", foreign[id], id))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 
-	var moveSteps []Step
-	// 1. Slots: add the unowned ones first (the rejoin delay starts then),
-	// move the ones another declared master serves.
-	for _, s := range d.Shards {
-		// A replica promoted by a failover serves the shard's slots until
-		// failback; that is a role change, not a slot move.
-		cur := s.Master
-		if r := promoted(obs, s); r != "" {
-			cur = r
-		}
+	// 1. Slots: add the unowned ones first (the rejoin delay starts then);
+	// move the ones another declared master serves, and settle open ones,
+	// once every node knows every other.
+	current := make([]string, len(d.Shards))
+	for i, s := range d.Shards {
+		cur, _ := currentMaster(obs, s)
+		current[i] = cur
 		var unowned SlotSet
 		moves := map[string]SlotSet{}
 		for _, slot := range s.Slots.Slots() {
 			owner, ok := claims[slot]
 			switch {
+			case open[slot]:
+				moveSteps = append(moveSteps, Step{Kind: StepFixSlot, Addr: cur, TargetID: obs.ID(cur), Slots: NewSlotSet(SlotRange{slot, slot}),
+					Why: fmt.Sprintf("slot %d was left importing/migrating by an interrupted move; apply moves its keys to %s and closes it", slot, cur)})
 			case !ok:
 				unowned.Add(slot)
 			case owner != cur:
@@ -169,11 +192,13 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			}
 		}
 		if !unowned.Empty() {
-			steps = append(steps, Step{Kind: StepAddSlots, Addr: cur, Slots: unowned})
+			steps = append(steps, Step{Kind: StepAddSlots, Addr: cur, Slots: unowned,
+				Why: fmt.Sprintf("slots %s are served by no node; apply assigns them to %s", unowned, cur)})
 		}
 		for _, from := range sortedKeys(moves) {
 			moveSteps = append(moveSteps, Step{Kind: StepMoveSlots, Addr: from, Target: cur,
-				TargetID: obs.ID(cur), Slots: moves[from]})
+				TargetID: obs.ID(cur), Slots: moves[from],
+				Why: fmt.Sprintf("slots %s are served by %s but declared on %s; apply moves them back with their keys", moves[from], from, cur)})
 		}
 	}
 
@@ -187,24 +212,42 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	next := maxEpoch + 1
 	for _, a := range addrs {
 		n := obs.Node(a)
-		if self := n.Self(); self != nil && self.ConfigEpoch == 0 && len(n.Known()) == 0 &&
-			n.InfoInt("cluster_current_epoch") == 0 && len(n.View) == 1 {
+		if self := n.Self(); self.ConfigEpoch == 0 && len(n.View) == 1 &&
+			n.InfoInt("cluster_current_epoch") == 0 {
 			steps = append(steps, Step{Kind: StepSetEpoch, Addr: a, Epoch: next})
 			next++
 		}
 	}
 
-	// 3. Full-mesh MEET between declared nodes that do not know each other.
+	// 3. Forget stale entries (a node reset or replaced at a declared
+	// address leaves its old ID behind) on every member that still knows
+	// them, except a replica of that ID: it cannot forget its master until
+	// it follows another one, which a later round handles.
+	for _, a := range addrs {
+		self := obs.Node(a).Self()
+		for _, l := range obs.Node(a).View {
+			if why := stale[l.ID]; why != "" && !l.Myself() && self.MasterID != l.ID {
+				steps = append(steps, Step{Kind: StepForget, Addr: a, TargetID: l.ID, Why: why})
+			}
+		}
+	}
+
+	// 4. Full-mesh MEET between declared nodes that do not know each other.
 	met := false
 	for i, a := range addrs {
 		for _, b := range addrs[i+1:] {
 			ab, ba := knows(obs, a, b), knows(obs, b, a)
+			why := fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
 			switch {
 			case !ab:
-				steps = append(steps, meetStep(StepMeet, obs, a, b))
+				st := meetStep(StepMeet, obs, a, b)
+				st.Why = why
+				steps = append(steps, st)
 				met = true
 			case !ba:
-				steps = append(steps, meetStep(StepMeet, obs, b, a))
+				st := meetStep(StepMeet, obs, b, a)
+				st.Why = why
+				steps = append(steps, st)
 				met = true
 			}
 		}
@@ -214,18 +257,19 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	}
 	steps = append(steps, moveSteps...)
 
-	// 4. Roles. A shard whose declared master was demoted by a failover to
-	// one of its own replicas is failed back when Failback is set (the
-	// other replicas follow the new master by themselves); otherwise the
-	// promoted replica is the shard's master and the others follow it.
-	for _, s := range d.Shards {
-		cur := s.Master
-		if r := promoted(obs, s); r != "" {
-			if d.Failback {
-				steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: r, TargetID: obs.ID(r)})
-				continue
-			}
-			cur = r
+	// 5. Roles. A shard whose declared master lost mastership to one of its
+	// replicas (a failover, or the master was reset or replaced) is failed
+	// back when Failback is set: the declared master first follows the
+	// acting master, then takes over with CLUSTER FAILOVER once in sync
+	// (the other replicas follow it by themselves). Without Failback the
+	// acting master keeps the role and the others follow it.
+	for i, s := range d.Shards {
+		cur := current[i]
+		mSelf := obs.Node(s.Master).Self()
+		if cur != s.Master && d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
+			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur),
+				Why: fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)})
+			continue
 		}
 		curID := obs.ID(cur)
 		for _, x := range s.Members() {
@@ -240,7 +284,11 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
 					x, s.Master, self.Slots))
 			default:
-				steps = append(steps, Step{Kind: StepReplicate, Addr: x, Target: cur, TargetID: curID})
+				why := fmt.Sprintf("%s follows %s, declared to follow %s; apply re-points it with CLUSTER REPLICATE", x, followed(obs, self), cur)
+				if self.IsMaster() {
+					why = fmt.Sprintf("%s is a master without slots, declared to follow %s; apply makes it a replica with CLUSTER REPLICATE", x, cur)
+				}
+				steps = append(steps, Step{Kind: StepReplicate, Addr: x, Target: cur, TargetID: curID, Why: why})
 			}
 		}
 	}
@@ -248,7 +296,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		return nil, errs
 	}
 
-	// 5. If anything changed, a second MEET round spreads roles and slots
+	// 6. If anything changed, a second MEET round spreads roles and slots
 	// in one tick rather than by gossip; then wait until all agree.
 	if len(steps) > 0 {
 		for _, a := range addrs {
@@ -261,6 +309,78 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		steps = append(steps, Step{Kind: StepWaitReady})
 	}
 	return steps, nil
+}
+
+// Drift lists, in words, what the steps of a plan would change.
+func Drift(steps []Step) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range steps {
+		if s.Why != "" && !seen[s.Why] {
+			seen[s.Why] = true
+			out = append(out, s.Why)
+		}
+	}
+	return out
+}
+
+func followed(obs *Observed, self *NodeLine) string {
+	if a := obs.AddrOf(self.MasterID); a != "" {
+		return a
+	}
+	return "node " + self.MasterID
+}
+
+// staleEntries finds node IDs that declared members still know but that
+// no longer exist: an entry at a declared node's address with another ID
+// (the node was reset hard or replaced), or an address-less entry whose ID
+// no declared node has. It maps each ID to the reason.
+func staleEntries(d Desired, obs *Observed) map[string]string {
+	current := map[string]bool{}
+	byAddr := map[string]string{} // announced address -> declared address
+	for _, a := range d.Addrs() {
+		current[obs.ID(a)] = true
+		byAddr[a] = a
+		if self := obs.Node(a).Self(); self != nil && self.Addr() != "" {
+			byAddr[self.Addr()] = a
+		}
+	}
+	out := map[string]string{}
+	for _, a := range d.Addrs() {
+		for _, l := range obs.Node(a).View {
+			if current[l.ID] || l.Myself() || l.Handshake() {
+				continue
+			}
+			if at, ok := byAddr[l.Addr()]; ok {
+				out[l.ID] = fmt.Sprintf("node ID %s at %s was replaced by %s (the node was reset or replaced); apply makes every member forget the old ID", short(l.ID), at, short(obs.ID(at)))
+			} else if l.HasFlag("noaddr") {
+				out[l.ID] = fmt.Sprintf("node ID %s has no address and belongs to no declared node (a node that was reset or replaced); apply makes every member forget it", short(l.ID))
+			}
+		}
+	}
+	return out
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// currentMaster is the member of s acting as its master: the declared
+// master when it serves slots (or when no member does), else a declared
+// replica that serves them since a failover. promoted says which case.
+func currentMaster(obs *Observed, s Shard) (addr string, promoted bool) {
+	if m := obs.Node(s.Master).Self(); m != nil && m.IsMaster() && !m.Slots.Empty() {
+		return s.Master, false
+	}
+	for _, r := range s.Replicas {
+		if self := obs.Node(r).Self(); self != nil && self.IsMaster() && !self.Slots.Empty() {
+			return r, true
+		}
+	}
+	return s.Master, false
 }
 
 // requireAll reports every declared node that was not read.
@@ -306,6 +426,9 @@ func Converged(d Desired, obs *Observed) (bool, string) {
 		return false, err.Error()
 	}
 	addrs := d.Addrs()
+	for id, why := range staleEntries(d, obs) {
+		return false, fmt.Sprintf("stale node %s: %s", short(id), why)
+	}
 	for _, a := range addrs {
 		n := obs.Node(a)
 		if st := n.State(); st != "ok" {
@@ -355,36 +478,14 @@ func Converged(d Desired, obs *Observed) (bool, string) {
 	return true, ""
 }
 
-// promoted returns the replica of s that a failover made master over the
-// declared master (which now replicates it), or "".
-func promoted(obs *Observed, s Shard) string {
-	m := obs.Node(s.Master).Self()
-	if m == nil || !m.IsReplica() {
-		return ""
-	}
-	for _, r := range s.Replicas {
-		if self := obs.Node(r).Self(); self != nil && self.ID == m.MasterID && self.IsMaster() {
-			return r
-		}
-	}
-	return ""
-}
-
 // roleInShard returns the role a member of s actually has, and its master,
 // when the shard's current master is one of its members.
 func roleInShard(obs *Observed, s Shard, addr string) (role, master string) {
-	for _, m := range s.Members() {
-		if self := obs.Node(m).Self(); self != nil && self.IsMaster() && !self.Slots.Empty() {
-			if m == addr {
-				return RoleMaster, ""
-			}
-			return RoleReplica, m
-		}
-	}
-	if addr == s.Master {
+	cur, _ := currentMaster(obs, s)
+	if addr == cur {
 		return RoleMaster, ""
 	}
-	return RoleReplica, s.Master
+	return RoleReplica, cur
 }
 
 func sortedKeys[V any](m map[string]V) []string {

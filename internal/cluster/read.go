@@ -126,32 +126,39 @@ func Gone(addrs []string, obs *Observed) bool {
 
 // ObservedShards maps what the cluster reports onto the declared shards, in
 // the declared shape, so that a configuration compared with it shows drift
-// as a plan diff: a shard whose replica was promoted (with failback) lists
-// that replica as master; a replica that follows a master of another shard
-// is listed under that shard; each master's slots are what it serves. A
-// node that could not be read keeps its declared place.
+// as a plan diff:
+//   - a shard whose declared master lost mastership to one of its replicas
+//     lists that replica as master (with failback; without it a plain
+//     failover keeps the declared shape, as it is not drift then);
+//   - a replica that follows the master of another shard is listed there;
+//   - a member that is not in the cluster as declared (reset, forgotten by
+//     its master, replaced by a node with a new ID, a master without slots)
+//     is left out, so the plan shows it being added back;
+//   - each master's slots are those it serves, less any slot it is still
+//     migrating away (a half-done move).
+//
+// A node that could not be read keeps its declared place.
 func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
 	out := make([]Shard, len(prior))
-	shardOfMaster := map[string]int{} // node ID of a shard's current master -> shard index
+	acting := make([]string, len(prior))
+	shardOf := map[string]int{} // node ID of a shard's acting master -> shard index
 	for i, s := range prior {
-		cur := s.Master
-		if r := promoted(obs, s); r != "" && failback {
-			cur = r
-		}
-		out[i] = Shard{Master: cur, Slots: s.Slots}
-		if n := obs.Node(cur); n.OK() {
-			if self := n.Self(); self != nil {
-				out[i].Slots = self.Slots
+		cur, promoted := currentMaster(obs, s)
+		acting[i] = cur
+		shown := s.Master
+		if promoted {
+			m := obs.Node(s.Master).Self()
+			plainFailover := m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)
+			if failback || !plainFailover {
+				shown = cur
 			}
+		}
+		out[i] = Shard{Master: shown, Slots: s.Slots}
+		if n := obs.Node(cur); n.OK() {
+			out[i].Slots = servedSlots(n.Self())
 		}
 		if id := obs.ID(cur); id != "" {
-			shardOfMaster[id] = i
-		}
-		if r := promoted(obs, s); r != "" && !failback {
-			shardOfMaster[obs.ID(r)] = i
-			if n := obs.Node(r); n.OK() {
-				out[i].Slots = n.Self().Slots
-			}
+			shardOf[id] = i
 		}
 	}
 	for i, s := range prior {
@@ -159,21 +166,36 @@ func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
 			if x == out[i].Master {
 				continue
 			}
-			dest := i
-			if n := obs.Node(x); n.OK() {
-				if self := n.Self(); self != nil && self.IsReplica() {
-					if j, ok := shardOfMaster[self.MasterID]; ok {
-						dest = j
-					}
-				}
-			}
-			if x == s.Master && dest == i && out[i].Master != s.Master {
-				// the demoted master, listed first among its shard's replicas
-				out[i].Replicas = append([]string{x}, out[i].Replicas...)
+			n := obs.Node(x)
+			if !n.OK() || x == acting[i] {
+				out[i].Replicas = append(out[i].Replicas, x)
 				continue
 			}
-			out[dest].Replicas = append(out[dest].Replicas, x)
+			self := n.Self()
+			if !self.IsReplica() {
+				continue // a lone node or a master without slots: not in the cluster as declared
+			}
+			j, ok := shardOf[self.MasterID]
+			if !ok {
+				continue // follows a node no shard has as master
+			}
+			if m := obs.Node(acting[j]); m.OK() && !knows(obs, acting[j], x) {
+				continue // its master forgot it, or knows an older ID at its address
+			}
+			out[j].Replicas = append(out[j].Replicas, x)
 		}
+	}
+	return out
+}
+
+// servedSlots are the slots a master serves, less those it is migrating away.
+func servedSlots(self *NodeLine) SlotSet {
+	if self == nil {
+		return SlotSet{}
+	}
+	out := self.Slots
+	for slot := range self.Migrating {
+		out.Remove(slot)
 	}
 	return out
 }

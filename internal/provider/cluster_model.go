@@ -25,6 +25,15 @@ type clusterModel struct {
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
+type nodeModel struct {
+	ID        types.String `tfsdk:"id"`
+	Role      types.String `tfsdk:"role"`
+	MasterID  types.String `tfsdk:"master_id"`
+	Slots     types.List   `tfsdk:"slots"`
+	LinkState types.String `tfsdk:"link_state"`
+	Flags     types.List   `tfsdk:"flags"`
+}
+
 type shardModel struct {
 	Master   types.String `tfsdk:"master"`
 	Replicas types.List   `tfsdk:"replicas"`
@@ -102,6 +111,9 @@ func shardsFromList(ctx context.Context, l types.List) ([]shardConfig, bool, dia
 				}
 				out[i].slotsText = append(out[i].slotsText, s.ValueString())
 			}
+			// Invalid text is reported by validateShards; here it parses to
+			// what can be read.
+			out[i].Slots, _ = cluster.ParseSlotSet(out[i].slotsText)
 		}
 	}
 	return out, known, diags

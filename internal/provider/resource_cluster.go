@@ -181,17 +181,19 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	var prior []shardConfig
+	served := map[string]cluster.SlotSet{}
 	if !req.State.Raw.IsNull() {
 		var state clusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior, _, diags = shardsFromList(ctx, state.Shards)
 		resp.Diagnostics.Append(diags...)
+		served = servedByNode(ctx, state.Nodes)
 	}
 	out := make([]cluster.Shard, len(shards))
 	for i, s := range shards {
 		out[i] = s.Shard
 	}
-	if !applyPriorSlots(out, prior) {
+	if !applyPriorSlots(out, prior, served) {
 		for i, set := range cluster.EvenSplit(len(out)) {
 			out[i].Slots = set
 		}
@@ -201,10 +203,33 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
 }
 
-// applyPriorSlots gives each shard the slots its master (or, after a
-// failover, another member) served in the prior state, when the prior
-// shards match one to one and cover every slot. It reports whether it did.
-func applyPriorSlots(out []cluster.Shard, prior []shardConfig) bool {
+// servedByNode reads the slots each node served, from the state's nodes
+// (a half-migrated slot still counts for its owner there, while the
+// shards' slots leave it out so that the plan shows the open move).
+func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotSet {
+	out := map[string]cluster.SlotSet{}
+	if nodes.IsNull() || nodes.IsUnknown() {
+		return out
+	}
+	var ms map[string]nodeModel
+	if diags := nodes.ElementsAs(ctx, &ms, false); diags.HasError() {
+		return out
+	}
+	for addr, m := range ms {
+		var items []string
+		_ = m.Slots.ElementsAs(ctx, &items, false)
+		if ss, err := cluster.ParseSlotSet(items); err == nil {
+			out[addr] = ss
+		}
+	}
+	return out
+}
+
+// applyPriorSlots gives each shard the slots its members served in the
+// prior state (by the nodes read, else the shard's own slots), when the
+// prior shards match one to one and cover every slot. It reports whether
+// it did.
+func applyPriorSlots(out []cluster.Shard, prior []shardConfig, served map[string]cluster.SlotSet) bool {
 	if len(prior) != len(out) {
 		return false
 	}
@@ -217,8 +242,15 @@ func applyPriorSlots(out []cluster.Shard, prior []shardConfig) bool {
 				continue
 			}
 			used[j], found = true, true
-			out[i].Slots = p.Slots
-			all = all.Union(p.Slots)
+			slots := p.Slots
+			for _, m := range p.Members() {
+				slots = slots.Union(served[m])
+			}
+			if !all.Intersect(slots).Empty() {
+				return false
+			}
+			out[i].Slots = slots
+			all = all.Union(slots)
 			break
 		}
 		if !found {
@@ -321,6 +353,18 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	if resp.Diagnostics.HasError() || reachable == 0 {
 		return // keep the last known state
+	}
+	// Say in words what drifted since the last apply; the plan diff shows
+	// it against the configuration.
+	if reachable == len(addrs) {
+		steps, err := cluster.Plan(desired, obs)
+		if err != nil {
+			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.redact(err))
+		} else if drift := cluster.Drift(steps); len(drift) > 0 {
+			resp.Diagnostics.AddWarning("Cluster Drifted",
+				"The live cluster differs from the last applied state:\n- "+strings.Join(drift, "\n- ")+
+					"\nterraform apply puts the declaration back without losing keys.")
+		}
 	}
 	resp.Diagnostics.Append(r.fillFromObservation(ctx, &state, desired, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
