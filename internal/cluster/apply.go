@@ -70,7 +70,22 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 			if ok, _ := Converged(d, obs); ok {
 				return obs, nil
 			}
-			steps = []Step{{Kind: StepWaitReady}}
+			// Nothing to send, but not there yet: gossip is spreading, or a
+			// node is still settling (an old master turning replica). Wait
+			// until it converges or there is something to do again.
+			err := e.waitFor(ctx, d, obs, "the cluster settles", func(o *Observed) (bool, string) {
+				if ok, why := Converged(d, o); !ok {
+					if st, err := Plan(d, o); err == nil && len(st) == 0 {
+						return false, why
+					}
+				}
+				return true, ""
+			})
+			if err != nil {
+				return obs, err
+			}
+			obs = nil
+			continue
 		}
 		last = steps
 		e.info(ctx, "applying cluster plan", map[string]any{"round": round + 1, "steps": len(steps)})
@@ -105,7 +120,11 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 		case StepWaitKnown:
 			err = e.waitFor(ctx, d, obs, "every node knows every other", func(o *Observed) (bool, string) { return allKnown(d, o) })
 		case StepWaitReady:
-			err = e.waitFor(ctx, d, obs, "the cluster is ready", func(o *Observed) (bool, string) { return Converged(d, o) })
+			want := d
+			if steps[i].Expect != nil {
+				want = *steps[i].Expect
+			}
+			err = e.waitFor(ctx, d, obs, "the cluster is ready", func(o *Observed) (bool, string) { return Converged(want, o) })
 		default:
 			err = e.runStage(ctx, obs, steps[i:j], i)
 		}

@@ -118,10 +118,11 @@ const MinMasters = 3
 //
 // What redis-cli does, and so what this does:
 //   - len(addrs)/(replicas+1) masters; fewer than 3 is an error.
-//   - Nodes are grouped by host, the text before the port (no DNS lookup:
-//     "localhost" and "127.0.0.1" are different hosts to redis-cli too),
-//     groups in order of first appearance. The nodes are interleaved by
-//     taking one node from each group in turn; the first ones are the masters.
+//   - Nodes are grouped by host, the host part of "host:port" compared as
+//     text (no DNS lookup: "localhost" and "127.0.0.1" are different hosts
+//     to redis-cli too), groups in order of first appearance. The nodes are
+//     interleaved by taking one node from each group in turn; the first ones
+//     are the masters.
 //   - The rest, rotated left by one, are handed out: each master in turn
 //     takes its replicas, each the first remaining node on another host than
 //     the master, or the first remaining node when every one is on the
@@ -132,17 +133,18 @@ const MinMasters = 3
 //     the result is exactly redis-cli's.
 //
 // Otherwise redis-cli runs clusterManagerOptimizeAntiAffinity, a random
-// search (rand() seeded with the time) that swaps the masters of two
-// replicas, so its result cannot be reproduced. Placement runs a
-// deterministic version instead: with redis-cli's score (10000 for each
-// replica on its master's host, plus k for k >= 2 replicas of one master on
-// one host without it), it swaps the masters of the first pair of replicas
-// whose swap lowers the score, and repeats until no swap helps. The outcome
-// keeps as few replicas on their master's host as any assignment of these
-// replicas to these masters can, and spreads replicas of one master over
-// hosts where a swap can. Equal-score swaps, which redis-cli also makes at
-// random, are never made: when nothing can improve, the answer stays as
-// redis-cli printed it before optimizing.
+// search (rand() seeded with the time), so its result cannot be reproduced.
+// Placement runs a deterministic version of it, with redis-cli's score
+// (10000 for each replica on its master's host, plus k for k >= 2 replicas
+// of one master sharing another host) and redis-cli's move (two replicas
+// exchange masters, so each master keeps its number of replicas): first the
+// first improving exchange in order, repeatedly, then redis-cli's search
+// driven by a fixed-seed generator, keeping the first best layout seen. The
+// result has as few replicas on their master's host as any assignment of
+// these replicas to these masters can have, and spreads each master's
+// replicas over hosts as well as the search finds. When nothing better is
+// found (all nodes on one host, say), the layout redis-cli printed before
+// optimizing comes back unchanged.
 //
 // Deliberate difference: when more nodes are left over than there are masters
 // (only with 4 or more replicas), redis-cli leaves the surplus as masters
@@ -174,7 +176,7 @@ func Placement(addrs []string, replicas int) ([]ShardLayout, error) {
 	nodeLen := len(nodes)
 	masters := nodeLen / (replicas + 1)
 	if masters < MinMasters {
-		return nil, fmt.Errorf("Redis Cluster requires at least %d master nodes: %d nodes with %d replicas per master make %d masters; at least %d nodes are required",
+		return nil, fmt.Errorf("a Redis Cluster requires at least %d master nodes: %d nodes with %d replicas per master make %d masters; at least %d nodes are required",
 			MinMasters, nodeLen, replicas, masters, MinMasters*(replicas+1))
 	}
 
@@ -324,7 +326,7 @@ func (a *antiAffinity) exchange(x, y int) {
 	a.node[x], a.node[y] = a.node[y], a.node[x]
 }
 
-// optimize lowers the score in two deterministic stages.
+// optimize lowers the score in deterministic stages.
 //
 // First a descent: exchange the first pair of replicas (in place order) that
 // lowers the score, repeatedly, until no exchange does. Replicas on their
@@ -336,8 +338,9 @@ func (a *antiAffinity) exchange(x, y int) {
 // Then redis-cli's own search, with a fixed-seed generator instead of rand():
 // 500 steps per node, each trying to exchange a random offending replica with
 // a random other one, kept unless the score rises (equal moves let it leave
-// a plateau). The result is the first layout with the lowest score seen, so
-// a layout no step improves comes back unchanged.
+// a plateau). It ends on the first layout with the lowest score seen, so a
+// layout no step improves comes back unchanged. While the search finds
+// something, descent and search repeat (at most 10 rounds).
 func (a *antiAffinity) optimize(hosts int) {
 	a.cnt = make([][]int, len(a.masterHost))
 	for m := range a.cnt {
@@ -355,6 +358,23 @@ func (a *antiAffinity) optimize(hosts int) {
 	if score == 0 {
 		return
 	}
+	rng := splitMix64(0x9e3779b97f4a7c15)
+	for round := 0; round < 10 && score > 0; round++ {
+		score = a.descend(score)
+		if score == 0 {
+			break
+		}
+		s := a.walk(score, 500*len(a.nodeHost), &rng)
+		if s == score {
+			break
+		}
+		score = s
+	}
+}
+
+// descend exchanges the first pair of places (in place order) whose exchange
+// lowers the score, repeatedly, until none does; it returns the new score.
+func (a *antiAffinity) descend(score int) int {
 	n := len(a.owner)
 	for improved := true; improved; {
 		improved = false
@@ -370,12 +390,18 @@ func (a *antiAffinity) optimize(hosts int) {
 			}
 		}
 	}
-	if score == 0 {
-		return
+	return score
+}
+
+// walk is redis-cli's random search for the given number of steps. It ends
+// on the first layout with the lowest score it saw and returns that score.
+func (a *antiAffinity) walk(score, steps int, rng *splitMix64) int {
+	n := len(a.owner)
+	if n < 2 {
+		return score
 	}
 	best := append([]int(nil), a.node...)
-	rng := splitMix64(0x9e3779b97f4a7c15)
-	for step := 500 * len(a.nodeHost); step > 0 && score > 0; step-- {
+	for ; steps > 0 && score > 0; steps-- {
 		x, y := rng.intn(n), rng.intn(n)
 		if !a.offending(x) || !a.movable(x, y) {
 			continue
@@ -395,6 +421,7 @@ func (a *antiAffinity) optimize(hosts int) {
 		a.cnt[m][a.nodeHost[best[k]]]++
 	}
 	copy(a.node, best)
+	return score
 }
 
 // splitMix64 is a small generator whose sequence is fixed forever, so the

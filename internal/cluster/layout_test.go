@@ -49,7 +49,7 @@ func TestEvenSplitInvalid(t *testing.T) {
 	}
 }
 
-func checkSplit(t *testing.T, n int, rs []SlotRange, even bool) {
+func checkEvenSplit(t *testing.T, n int, rs []SlotRange, even bool) {
 	t.Helper()
 	if len(rs) != n {
 		t.Fatalf("n=%d: %d ranges", n, len(rs))
@@ -92,7 +92,7 @@ func TestEvenSplitSmall(t *testing.T) {
 		if !all.Full() {
 			t.Fatalf("EvenSplit(%d) misses slots %s", n, all.Complement())
 		}
-		checkSplit(t, n, rs, true)
+		checkEvenSplit(t, n, rs, true)
 	}
 }
 
@@ -110,7 +110,7 @@ func TestEvenSplitAll(t *testing.T) {
 		if !cli {
 			fallbacks++
 		}
-		checkSplit(t, n, rs, n < 2688 || !cli)
+		checkEvenSplit(t, n, rs, n < 2688 || !cli)
 	}
 	if fallbacks != 2989 {
 		t.Errorf("%d n use the exact split, want 2989", fallbacks)
@@ -161,7 +161,7 @@ func TestEvenSplitLarge(t *testing.T) {
 	}
 }
 
-func addrs(list string) []string { return strings.Fields(list) }
+func layoutAddrs(list string) []string { return strings.Fields(list) }
 
 func layoutString(ls []ShardLayout) string {
 	var b strings.Builder
@@ -187,19 +187,19 @@ func TestPlacement(t *testing.T) {
 		{
 			// The walkthrough (redis-trib.rb) and redis-cli on six loopback hosts.
 			name:     "walkthrough",
-			addrs:    addrs("192.168.27.11:6379 192.168.27.12:6379 192.168.27.13:6379 192.168.27.14:6379 192.168.27.15:6379 192.168.27.16:6379"),
+			addrs:    layoutAddrs("192.168.27.11:6379 192.168.27.12:6379 192.168.27.13:6379 192.168.27.14:6379 192.168.27.15:6379 192.168.27.16:6379"),
 			replicas: 1,
 			want:     "192.168.27.11:6379 <- 192.168.27.15:6379 | 192.168.27.12:6379 <- 192.168.27.16:6379 | 192.168.27.13:6379 <- 192.168.27.14:6379",
 		},
 		{
 			name:     "six loopback hosts",
-			addrs:    addrs("127.0.0.1:6379 127.0.0.2:6379 127.0.0.3:6379 127.0.0.4:6379 127.0.0.5:6379 127.0.0.6:6379"),
+			addrs:    layoutAddrs("127.0.0.1:6379 127.0.0.2:6379 127.0.0.3:6379 127.0.0.4:6379 127.0.0.5:6379 127.0.0.6:6379"),
 			replicas: 1,
 			want:     "127.0.0.1:6379 <- 127.0.0.5:6379 | 127.0.0.2:6379 <- 127.0.0.6:6379 | 127.0.0.3:6379 <- 127.0.0.4:6379",
 		},
 		{
 			name:     "no replicas",
-			addrs:    addrs("h1:1 h2:1 h3:1"),
+			addrs:    layoutAddrs("h1:1 h2:1 h3:1"),
 			replicas: 0,
 			want:     "h1:1 | h2:1 | h3:1",
 		},
@@ -207,35 +207,35 @@ func TestPlacement(t *testing.T) {
 			// redis-cli prints "Adding replica 127.0.0.1:7004 to 127.0.0.1:7000"
 			// etc.; its random optimizer then finds nothing better, nor do we.
 			name:     "one host",
-			addrs:    addrs("127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003 127.0.0.1:7004 127.0.0.1:7005"),
+			addrs:    layoutAddrs("127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003 127.0.0.1:7004 127.0.0.1:7005"),
 			replicas: 1,
 			want:     "127.0.0.1:7000 <- 127.0.0.1:7004 | 127.0.0.1:7001 <- 127.0.0.1:7005 | 127.0.0.1:7002 <- 127.0.0.1:7003",
 		},
 		{
 			// Interleaving by host: masters a1 b1 c1; rest a2 b2 c2 rotated.
 			name:     "three hosts two nodes each",
-			addrs:    addrs("a:1 a:2 b:1 b:2 c:1 c:2"),
+			addrs:    layoutAddrs("a:1 a:2 b:1 b:2 c:1 c:2"),
 			replicas: 1,
 			want:     "a:1 <- b:2 | b:1 <- c:2 | c:1 <- a:2",
 		},
 		{
 			// 7 nodes: the seventh is an extra replica of the first master.
 			name:     "extra replica",
-			addrs:    addrs("h1:1 h2:1 h3:1 h4:1 h5:1 h6:1 h7:1"),
+			addrs:    layoutAddrs("h1:1 h2:1 h3:1 h4:1 h5:1 h6:1 h7:1"),
 			replicas: 1,
 			want:     "h1:1 <- h5:1,h4:1 | h2:1 <- h6:1 | h3:1 <- h7:1",
 		},
 		{
 			// a has 4 nodes, b 2: one replica must share its master's host.
 			name:     "unavoidable same host",
-			addrs:    addrs("a:1 a:2 a:3 a:4 b:1 b:2"),
+			addrs:    layoutAddrs("a:1 a:2 a:3 a:4 b:1 b:2"),
 			replicas: 1,
 			want:     "a:1 <- b:2 | b:1 <- a:3 | a:2 <- a:4",
 		},
 		{
 			// IPv6 literals group by address.
 			name:     "ipv6",
-			addrs:    addrs("[::1]:7000 [::1]:7001 [::2]:7000 [::2]:7001 [::3]:7000 [::3]:7001"),
+			addrs:    layoutAddrs("[::1]:7000 [::1]:7001 [::2]:7000 [::2]:7001 [::3]:7000 [::3]:7001"),
 			replicas: 1,
 			want:     "[::1]:7000 <- [::2]:7001 | [::2]:7000 <- [::3]:7001 | [::3]:7000 <- [::1]:7001",
 		},
@@ -280,7 +280,7 @@ func TestPlacement(t *testing.T) {
 // 7.0 prints the first assignment as "Adding replica" lines (checked: b:2 to
 // c:1, a:3 to a:1, a:2 to b:1), then reaches a perfect layout at random.
 func TestPlacementOptimizes(t *testing.T) {
-	in := addrs("c:1 a:1 b:1 b:2 a:2 a:3")
+	in := layoutAddrs("c:1 a:1 b:1 b:2 a:2 a:3")
 	want := "c:1 <- a:3 | a:1 <- b:2 | b:1 <- a:2"
 	for range 3 {
 		got, err := Placement(in, 1)
@@ -326,18 +326,18 @@ func TestPlacementErrors(t *testing.T) {
 		replicas int
 		want     string
 	}{
-		{addrs("h1:1 h2:1 h3:1 h4:1 h5:1"), 1, "at least 3 master nodes: 5 nodes with 1 replicas per master make 2 masters; at least 6 nodes are required"},
-		{addrs("h1:1 h2:1"), 0, "at least 3 master nodes: 2 nodes with 0 replicas per master make 2 masters; at least 3 nodes are required"},
+		{layoutAddrs("h1:1 h2:1 h3:1 h4:1 h5:1"), 1, "at least 3 master nodes: 5 nodes with 1 replicas per master make 2 masters; at least 6 nodes are required"},
+		{layoutAddrs("h1:1 h2:1"), 0, "at least 3 master nodes: 2 nodes with 0 replicas per master make 2 masters; at least 3 nodes are required"},
 		{nil, 0, "at least 3 master nodes: 0 nodes"},
-		{addrs("h1:1 h2:1 h3:1"), -1, "replicas is -1"},
-		{addrs("h1:1 h2:1 h1:1"), 0, `nodes[2]: address "h1:1" is already nodes[0]`},
-		{addrs("h1:1 h2:1 h1:01"), 0, `nodes[2]: address "h1:01" is already nodes[0]`},
-		{addrs("h1:1 h2 h3:1"), 0, "nodes[1]:"},
-		{addrs("h1:1 h2:0 h3:1"), 0, "nodes[1]:"},
-		{addrs("h1:1 h2:65536 h3:1"), 0, "nodes[1]:"},
-		{addrs("h1:1 :6379 h3:1"), 0, "nodes[1]:"},
-		{addrs("h1:1 h2:x h3:1"), 0, "nodes[1]:"},
-		{addrs("h1:1 ::1:6379 h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 h2:1 h3:1"), -1, "replicas is -1"},
+		{layoutAddrs("h1:1 h2:1 h1:1"), 0, `nodes[2]: address "h1:1" is already nodes[0]`},
+		{layoutAddrs("h1:1 h2:1 h1:01"), 0, `nodes[2]: address "h1:01" is already nodes[0]`},
+		{layoutAddrs("h1:1 h2 h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 h2:0 h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 h2:65536 h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 :6379 h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 h2:x h3:1"), 0, "nodes[1]:"},
+		{layoutAddrs("h1:1 ::1:6379 h3:1"), 0, "nodes[1]:"},
 	}
 	for _, tt := range tests {
 		_, err := Placement(tt.addrs, tt.replicas)
@@ -347,7 +347,7 @@ func TestPlacementErrors(t *testing.T) {
 	}
 }
 
-func hostPart(a string) string {
+func layoutHost(a string) string {
 	h, _, _ := net.SplitHostPort(a)
 	return h
 }
@@ -388,12 +388,12 @@ func checkPlacement(t *testing.T, in []string, replicas int, got []ShardLayout) 
 	repOn, placeOn := map[string]int{}, map[string]int{}
 	total, same := 0, 0
 	for _, s := range got {
-		mh := hostPart(s.Master)
+		mh := layoutHost(s.Master)
 		placeOn[mh] += len(s.Replicas)
 		for _, r := range s.Replicas {
-			repOn[hostPart(r)]++
+			repOn[layoutHost(r)]++
 			total++
-			if hostPart(r) == mh {
+			if layoutHost(r) == mh {
 				same++
 			}
 		}

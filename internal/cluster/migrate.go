@@ -80,8 +80,17 @@ func (e *Executor) assignSlot(ctx context.Context, obs *Observed, slot int, owne
 		}
 	}
 	for i, a := range order {
-		err := e.Pool.Client(a).Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", ownerID).Err()
-		if err != nil && (i == 0 || a == from) {
+		var node *redis.Cmd
+		_, _ = e.Pool.Client(a).Pipelined(ctx, func(p redis.Pipeliner) error {
+			node = p.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", ownerID)
+			if i > 0 {
+				// SETSLOT NODE for another node leaves an importing
+				// state in place (a target left behind): clear it.
+				p.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE")
+			}
+			return nil
+		})
+		if err := node.Err(); err != nil && (i == 0 || a == from) {
 			return nodeErr(a, fmt.Sprintf("CLUSTER SETSLOT %d NODE", slot), err)
 		}
 	}
@@ -135,6 +144,13 @@ func (e *Executor) fixSlot(ctx context.Context, obs *Observed, s Step) error {
 	for _, a := range sortedKeys(obs.Nodes) {
 		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && self.Slots.Has(slot) {
 			claimant = a
+		}
+	}
+	if claimant == owner {
+		// Rolling back: the owner must stop redirecting the slot's missing
+		// keys (ASK) before it can take the moved ones back.
+		if err := e.Pool.Client(owner).Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err(); err != nil {
+			return nodeErr(owner, fmt.Sprintf("CLUSTER SETSLOT %d STABLE", slot), err)
 		}
 	}
 	if claimant != "" && claimant != owner {

@@ -160,12 +160,12 @@ func (n *NodeLine) parseAddr(s string) error {
 		return fmt.Errorf("no port in %q", parts[0])
 	}
 	n.IP = strings.Trim(hostPort[:i], "[]")
-	var err error
-	if n.Port, err = strconv.Atoi(hostPort[i+1:]); err != nil || n.Port < 0 || n.Port > 65535 {
+	var ok bool
+	if n.Port, ok = parsePort(hostPort[i+1:]); !ok {
 		return fmt.Errorf("bad port in %q", parts[0])
 	}
 	if hasBus {
-		if n.BusPort, err = strconv.Atoi(bus); err != nil || n.BusPort < 0 || n.BusPort > 65535 {
+		if n.BusPort, ok = parsePort(bus); !ok {
 			return fmt.Errorf("bad bus port in %q", parts[0])
 		}
 	}
@@ -180,6 +180,15 @@ func (n *NodeLine) parseAddr(s string) error {
 		}
 	}
 	return nil
+}
+
+// parsePort accepts 1 to 5 ASCII digits with a value up to 65535.
+func parsePort(s string) (int, bool) {
+	if s == "" || len(s) > 5 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	p, err := strconv.Atoi(s)
+	return p, err == nil && p <= 65535
 }
 
 // parseOpenSlot parses "[slot->-target]" or "[slot-<-source]".

@@ -58,18 +58,20 @@ func (k StepKind) Barrier() bool { return k == StepWaitKnown || k == StepWaitRea
 // before the next one starts.
 func (k StepKind) Stage() int {
 	switch k {
-	case StepAddSlots, StepSetEpoch, StepMeet, StepForget:
-		return 0
-	case StepWaitKnown:
+	case StepAddSlots, StepSetEpoch:
+		return 0 // a node accepts SET-CONFIG-EPOCH only before it meets anyone
+	case StepMeet, StepForget:
 		return 1
-	case StepMoveSlots, StepFixSlot:
+	case StepWaitKnown:
 		return 2
-	case StepReplicate, StepFailover:
+	case StepMoveSlots, StepFixSlot:
 		return 3
-	case StepAnnounce:
+	case StepReplicate, StepFailover:
 		return 4
+	case StepAnnounce:
+		return 5
 	}
-	return 5
+	return 6
 }
 
 // Step is one change, sent to the node at Addr.
@@ -88,6 +90,10 @@ type Step struct {
 	TargetID string
 	// Why says in words what drifted, for plan warnings and logs.
 	Why string
+	// Expect is what StepWaitReady waits for when a round only gets part
+	// of the way (a demoted master first follows the acting one; it fails
+	// back in the next round). Nil means the desired cluster itself.
+	Expect *Desired
 }
 
 func (s Step) String() string {
@@ -263,9 +269,23 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// acting master, then takes over with CLUSTER FAILOVER once in sync
 	// (the other replicas follow it by themselves). Without Failback the
 	// acting master keeps the role and the others follow it.
+	expect := Desired{Failback: d.Failback, Shards: append([]Shard(nil), d.Shards...)}
+	partial := false
 	for i, s := range d.Shards {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
+		if cur != s.Master && !(d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)) && d.Failback {
+			// This round makes the declared master follow the acting one;
+			// the failback itself comes in the next round.
+			var reps []string
+			for _, x := range s.Members() {
+				if x != cur {
+					reps = append(reps, x)
+				}
+			}
+			expect.Shards[i] = Shard{Master: cur, Replicas: reps, Slots: s.Slots}
+			partial = true
+		}
 		if cur != s.Master && d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
 			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur),
 				Why: fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)})
@@ -280,6 +300,10 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			switch {
 			case self.IsReplica() && self.MasterID == curID:
 				// as declared
+			case self.IsMaster() && !self.Slots.Empty() && x == s.Master:
+				// An old master back from the dead still claims slots its
+				// replica took over; it turns replica by itself, and a later
+				// round fails back.
 			case self.IsMaster() && !self.Slots.Empty():
 				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
 					x, s.Master, self.Slots))
@@ -306,7 +330,11 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				}
 			}
 		}
-		steps = append(steps, Step{Kind: StepWaitReady})
+		wait := Step{Kind: StepWaitReady}
+		if partial {
+			wait.Expect = &expect
+		}
+		steps = append(steps, wait)
 	}
 	return steps, nil
 }
@@ -372,11 +400,16 @@ func short(id string) string {
 // master when it serves slots (or when no member does), else a declared
 // replica that serves them since a failover. promoted says which case.
 func currentMaster(obs *Observed, s Shard) (addr string, promoted bool) {
-	if m := obs.Node(s.Master).Self(); m != nil && m.IsMaster() && !m.Slots.Empty() {
-		return s.Master, false
-	}
+	m := obs.Node(s.Master).Self()
+	mServes := m != nil && m.IsMaster() && !m.Slots.Empty()
 	for _, r := range s.Replicas {
-		if self := obs.Node(r).Self(); self != nil && self.IsMaster() && !self.Slots.Empty() {
+		self := obs.Node(r).Self()
+		if self == nil || !self.IsMaster() || self.Slots.Empty() {
+			continue
+		}
+		// An old master that just came back may still claim its slots
+		// until it hears of the failover: the higher config epoch wins.
+		if !mServes || (!m.Slots.Intersect(self.Slots).Empty() && self.ConfigEpoch > m.ConfigEpoch) {
 			return r, true
 		}
 	}

@@ -315,13 +315,23 @@ func TestCheckJoinable(t *testing.T) {
 	withStranger := append(healthy3x2(), fakeNode{addr: "10.0.0.99:6379", id: fid(99)})
 	obs := fakeObserved(t, withStranger)
 	delete(obs.Nodes, "10.0.0.99:6379")
-	obs.Nodes["10.0.0.12:6379"].Keys = 7
+	obs.Nodes["10.0.0.12:6379"].Keys = 7 // a member's keys are the cluster's own data
 	err := CheckJoinable(d, obs, nil)
 	if err == nil {
 		t.Fatal("want problems")
 	}
-	msg := err.Error()
-	for _, want := range []string{"10.0.0.11:6379: already belongs to another cluster", fid(99)[:8], "10.0.0.12:6379: holds 7 keys"} {
+	// A lone node with keys cannot join.
+	lone := fakeObserved(t, fresh)
+	lone.Nodes["10.0.0.13:6379"].Keys = 9
+	err2 := CheckJoinable(d, lone, nil)
+	if err2 == nil {
+		t.Fatal("a lone node with keys passed")
+	}
+	msg := err.Error() + "\n" + err2.Error()
+	if strings.Contains(msg, "10.0.0.12:6379: holds") {
+		t.Errorf("a member's keys were reported: %s", msg)
+	}
+	for _, want := range []string{"10.0.0.11:6379: already belongs to another cluster", fid(99)[:8], "10.0.0.13:6379: holds 9 keys"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems %q lack %q", msg, want)
 		}

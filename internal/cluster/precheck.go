@@ -72,7 +72,10 @@ func CheckJoinable(d Desired, obs *Observed, only []string) error {
 			probs = append(probs, Problem{a, what, remedy})
 			continue
 		}
-		if n.Keys > 0 {
+		// Keys are a problem on a node that is not a member yet; a member
+		// of this cluster (a create resumed, a node re-joining) holds the
+		// cluster's own data.
+		if n.Keys > 0 && len(n.Known()) == 0 {
 			probs = append(probs, Problem{a, fmt.Sprintf("holds %d keys", n.Keys),
 				"A new cluster is built from empty nodes only: move the data away or FLUSHALL the node, or declare another node. Nothing was changed."})
 		}

@@ -177,6 +177,9 @@ func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
 			}
 			j, ok := shardOf[self.MasterID]
 			if !ok {
+				if !obs.Node(acting[i]).OK() {
+					out[i].Replicas = append(out[i].Replicas, x) // its master cannot be read: no proof
+				}
 				continue // follows a node no shard has as master
 			}
 			if m := obs.Node(acting[j]); m.OK() && !knows(obs, acting[j], x) {

@@ -48,8 +48,11 @@ func ParseSlotRange(s string) (SlotRange, error) {
 }
 
 func parseSlot(s string) (int, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("not a slot number (want \"n\" or \"a-b\" with 0 <= n <= %d)", SlotCount-1)
+	}
 	n, err := strconv.Atoi(s)
-	if err != nil || strings.HasPrefix(s, "+") {
+	if err != nil {
 		return 0, fmt.Errorf("not a slot number (want \"n\" or \"a-b\" with 0 <= n <= %d)", SlotCount-1)
 	}
 	if n < 0 || n >= SlotCount {
@@ -90,7 +93,8 @@ func ParseSlotSet(items []string) (SlotSet, error) {
 	return s, nil
 }
 
-// Add puts one slot in the set.
+// Add puts one slot in the set. Slots outside 0-16383 panic, as an index
+// out of range does: callers parse and check slots first.
 func (s *SlotSet) Add(slot int) { s.bits[slot>>6] |= 1 << (uint(slot) & 63) }
 
 // Remove takes one slot out of the set.

@@ -17,8 +17,14 @@ var redisLoggerOnce sync.Once
 type tflogRedisLogger struct{}
 
 func (tflogRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	redisLogMu.Lock()
+	defer redisLogMu.Unlock()
 	tflog.Debug(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
+
+// redisLogMu serializes go-redis log lines: tflog's masking mutates the
+// context's fields in place (see executor in resource_cluster.go).
+var redisLogMu sync.Mutex
 
 // routeRedisLogs installs the logger once per process.
 func routeRedisLogs() {

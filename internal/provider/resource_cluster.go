@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -201,6 +202,17 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	list, d := shardsToList(ctx, out)
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
+	// Terraform proposes the prior state for unset Optional+Computed
+	// values, so filling in slots can be what makes this an update; then
+	// what apply reads back is not known yet.
+	if !req.State.Raw.IsNull() {
+		var state clusterModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !state.Shards.Equal(list) {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), types.MapUnknown(nodeObjectType))...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("state"), types.StringUnknown())...)
+		}
+	}
 }
 
 // servedByNode reads the slots each node served, from the state's nodes
@@ -272,10 +284,21 @@ func overlaps(a, b []string) bool {
 }
 
 func (r *clusterResource) executor() *cluster.Executor {
+	// tflog's masking rewrites the context's field map in place, so
+	// concurrent log calls on one context race: serialize them.
+	var mu sync.Mutex
 	return &cluster.Executor{
-		Pool:  r.data.pool,
-		Info:  func(ctx context.Context, msg string, f map[string]any) { tflog.Info(ctx, msg, f) },
-		Debug: func(ctx context.Context, msg string, f map[string]any) { tflog.Debug(ctx, msg, f) },
+		Pool: r.data.pool,
+		Info: func(ctx context.Context, msg string, f map[string]any) {
+			mu.Lock()
+			defer mu.Unlock()
+			tflog.Info(ctx, msg, f)
+		},
+		Debug: func(ctx context.Context, msg string, f map[string]any) {
+			mu.Lock()
+			defer mu.Unlock()
+			tflog.Debug(ctx, msg, f)
+		},
 	}
 }
 

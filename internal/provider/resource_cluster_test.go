@@ -192,9 +192,23 @@ func TestAccCluster_importRedisCli(t *testing.T) {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
+	// Ready: every node says ok and sees three masters and three replicas.
 	redistest.WaitFor(t, 20*time.Second, func() bool {
 		for _, n := range nodes {
 			if redistest.ClusterInfo(t, n)["cluster_state"] != "ok" {
+				return false
+			}
+			view, err := cluster.ParseNodes(redistest.ClusterNodes(t, n))
+			if err != nil {
+				return false
+			}
+			replicas := 0
+			for _, l := range view {
+				if l.IsReplica() && l.MasterID != "" {
+					replicas++
+				}
+			}
+			if replicas != 3 {
 				return false
 			}
 		}
