@@ -346,20 +346,37 @@ func (e *Executor) failover(ctx context.Context, s Step) error {
 			return fmt.Errorf("node %s: waiting until it is in sync with %s before failing back: %w", s.Addr, s.Target, err)
 		}
 	}
-	e.info(ctx, "failing back", map[string]any{"address": s.Addr, "current_master": s.Target})
-	if err := c.ClusterFailover(ctx).Err(); err != nil {
-		return nodeErr(s.Addr, "CLUSTER FAILOVER", err)
-	}
-	for {
-		role, err := c.Do(ctx, "ROLE").Slice()
-		if err == nil && len(role) > 0 && role[0] == "master" {
-			return nil
+	// A manual failover gives up after 5 s (CLUSTER_MF_TIMEOUT) when it
+	// cannot win the election, for example when the masters voted for a
+	// failover of this shard less than 2 x cluster-node-timeout ago: send
+	// it again until it wins or ctx ends.
+	for attempt := 1; ; attempt++ {
+		e.info(ctx, "failing back", map[string]any{"address": s.Addr, "current_master": s.Target, "attempt": attempt})
+		if err := c.ClusterFailover(ctx).Err(); err != nil {
+			// The acting master is failing (just killed, say): the cluster
+			// promotes this replica by itself after cluster-node-timeout,
+			// so wait for that rather than FORCE over a master that may be
+			// healthy a moment later.
+			if !strings.Contains(err.Error(), "Master is down or failed") {
+				return nodeErr(s.Addr, "CLUSTER FAILOVER", err)
+			}
+			e.info(ctx, "acting master is failing; waiting for the cluster's own failover", map[string]any{"address": s.Addr})
 		}
-		if err := sleep(ctx, e.poll()); err != nil {
-			return fmt.Errorf("node %s: CLUSTER FAILOVER sent, but it did not become master: %w", s.Addr, err)
+		deadline := time.Now().Add(manualFailoverTimeout)
+		for time.Now().Before(deadline) {
+			role, err := c.Do(ctx, "ROLE").Slice()
+			if err == nil && len(role) > 0 && role[0] == "master" {
+				return nil
+			}
+			if err := sleep(ctx, e.poll()); err != nil {
+				return fmt.Errorf("node %s: CLUSTER FAILOVER sent %d times, but it did not become master: %w", s.Addr, attempt, err)
+			}
 		}
 	}
 }
+
+// manualFailoverTimeout is a little over Redis' CLUSTER_MF_TIMEOUT (5 s).
+const manualFailoverTimeout = 5500 * time.Millisecond
 
 // waitFor polls the declared nodes' views until cond holds or ctx ends.
 func (e *Executor) waitFor(ctx context.Context, d Desired, obs *Observed, what string, cond func(*Observed) (bool, string)) error {

@@ -135,6 +135,9 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Unwrap lets errors.Is and errors.As look at each error.
+func (es Errors) Unwrap() []error { return es }
+
 // Err returns nil for an empty list, else the list itself.
 func (es Errors) Err() error {
 	if len(es) == 0 {

@@ -151,6 +151,11 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			continue
 		}
 		for _, slot := range self.Slots.Slots() {
+			// Two claims for a slot happen briefly after a failover, until
+			// the old master hears of it: the higher config epoch wins.
+			if prev, ok := claims[slot]; ok && obs.Node(prev).Self().ConfigEpoch > self.ConfigEpoch {
+				continue
+			}
 			claims[slot] = a
 		}
 	}
@@ -300,10 +305,10 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			switch {
 			case self.IsReplica() && self.MasterID == curID:
 				// as declared
-			case self.IsMaster() && !self.Slots.Empty() && x == s.Master:
-				// An old master back from the dead still claims slots its
-				// replica took over; it turns replica by itself, and a later
-				// round fails back.
+			case self.IsMaster() && !self.Slots.Empty() && (x == s.Master || supersededBy(self, obs.Node(cur).Self())):
+				// An old master (back from the dead, or just failed over)
+				// still claims slots that a newer epoch took over; it turns
+				// replica by itself, and a later round sees it as one.
 			case self.IsMaster() && !self.Slots.Empty():
 				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
 					x, s.Master, self.Slots))
@@ -394,6 +399,13 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// supersededBy tells whether a master's slot claims are stale: another
+// master claims some of the same slots with a higher config epoch.
+func supersededBy(stale, newer *NodeLine) bool {
+	return stale != nil && newer != nil && newer.IsMaster() && newer.ConfigEpoch > stale.ConfigEpoch &&
+		!stale.Slots.Intersect(newer.Slots).Empty()
 }
 
 // currentMaster is the member of s acting as its master: the declared
