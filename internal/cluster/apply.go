@@ -56,7 +56,7 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 	if rounds <= 0 {
 		rounds = 5
 	}
-	addrs := d.Addrs()
+	addrs := d.Observed()
 	var last []Step
 	for round := 0; round < rounds; round++ {
 		if obs == nil {
@@ -111,7 +111,7 @@ func stepsSummary(steps []Step) string {
 func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []Step) error {
 	for i := 0; i < len(steps); {
 		j := i
-		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() {
+		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() && steps[j].Wave == steps[i].Wave {
 			j++
 		}
 		start := time.Now()
@@ -185,7 +185,7 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 	for _, i := range idx {
 		s := steps[i]
 		switch s.Kind {
-		case StepAddSlots, StepSetEpoch, StepMeet, StepAnnounce, StepForget:
+		case StepAddSlots, StepSetEpoch, StepMeet, StepAnnounce, StepForget, StepDrop, StepReset:
 			batch = append(batch, i)
 			continue
 		}
@@ -243,7 +243,7 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 	for k, i := range batch {
 		s := steps[i]
 		if err := cmds[k].Err(); err != nil {
-			if s.Kind == StepForget && strings.Contains(err.Error(), "Unknown node") {
+			if (s.Kind == StepForget || s.Kind == StepDrop) && strings.Contains(err.Error(), "Unknown node") {
 				continue // already forgotten
 			}
 			if s.Kind == StepAnnounce {
@@ -266,8 +266,10 @@ func commandName(s Step) string {
 		return "cluster addslots"
 	case StepSetEpoch:
 		return "cluster set-config-epoch"
-	case StepForget:
+	case StepForget, StepDrop:
 		return "cluster forget"
+	case StepReset:
+		return "cluster reset hard"
 	}
 	return "cluster meet"
 }
@@ -290,8 +292,10 @@ func commandFor(n *NodeState, s Step) []any {
 		return args
 	case StepSetEpoch:
 		return []any{"CLUSTER", "SET-CONFIG-EPOCH", s.Epoch}
-	case StepForget:
+	case StepForget, StepDrop:
 		return []any{"CLUSTER", "FORGET", s.TargetID}
+	case StepReset:
+		return []any{"CLUSTER", "RESET", "HARD"}
 	}
 	args := []any{"CLUSTER", "MEET", s.IP, s.Port}
 	if s.BusPort != 0 && s.BusPort != s.Port+10000 {
@@ -406,7 +410,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 	out := &Observed{Nodes: make(map[string]*NodeState, len(prev.Nodes))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, a := range d.Addrs() {
+	for _, a := range d.Observed() {
 		p := prev.Node(a)
 		if p == nil || !p.OK() {
 			n := observeNode(ctx, e.Pool, a, true)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -20,12 +21,15 @@ const (
 	ErrOther ErrorKind = iota
 	// ErrUnreachable: the node did not answer (refused, timed out, reset).
 	ErrUnreachable
-	// ErrAuth: the node rejected the credentials (WRONGPASS, NOAUTH, NOPERM).
+	// ErrAuth: the node rejected the credentials (WRONGPASS, NOAUTH).
 	ErrAuth
-	// ErrTLS: the TLS handshake or certificate verification failed.
+	// ErrTLS: the TLS handshake or certificate verification failed, or one
+	// side speaks TLS and the other does not.
 	ErrTLS
 	// ErrNotCluster: the node runs without cluster-enabled.
 	ErrNotCluster
+	// ErrPermission: the ACL user may not run a command the provider needs (NOPERM).
+	ErrPermission
 )
 
 func (k ErrorKind) String() string {
@@ -38,13 +42,17 @@ func (k ErrorKind) String() string {
 		return "TLS failure"
 	case ErrNotCluster:
 		return "cluster mode disabled"
+	case ErrPermission:
+		return "permission denied"
 	}
 	return "command failed"
 }
 
 // NodeError is a failure tied to one node address. Its message never
 // contains credentials: go-redis errors do not echo AUTH arguments, and
-// Redact is applied to server replies as a second guard.
+// every password a Pool was configured with is redacted from the wrapped
+// error (Redis echoes the arguments of some commands it refuses, for
+// example "unknown command ..., with args beginning with: ...").
 type NodeError struct {
 	Addr string
 	Kind ErrorKind
@@ -57,7 +65,7 @@ func (e *NodeError) Error() string {
 	if e.Op != "" {
 		op = e.Op + ": "
 	}
-	return fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err)
+	return redactSecrets(fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err))
 }
 
 func (e *NodeError) Unwrap() error { return e.Err }
@@ -70,7 +78,9 @@ func (e *NodeError) Remedy() string {
 	case ErrAuth:
 		return "check the provider's username and password (or REDIS_USERNAME / REDIS_PASSWORD) against the node's requirepass or ACL user"
 	case ErrTLS:
-		return "check the provider's tls settings (ca_cert, cert, key, server_name) against the node's certificate"
+		return "check the provider's tls settings (ca_cert, cert, key, server_name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
+	case ErrPermission:
+		return "grant the provider's ACL user the commands it needs (see the ACL section of the provider documentation) with ACL SETUSER, or use a user that has them"
 	case ErrNotCluster:
 		return "start the node with cluster-enabled yes (and a cluster-config-file) before adding it to a cluster"
 	}
@@ -86,23 +96,34 @@ func nodeErr(addr, op string, err error) error {
 	if errors.As(err, &ne) {
 		return err
 	}
-	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: err}
+	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: redacted(err)}
 }
 
+// classify tells why a command failed. TLS failures come first and are
+// never "unreachable": a node that answered the TCP connect but refused
+// the handshake or the certificate is misconfigured, not down, and a plan
+// must not proceed on stale state because of it.
 func classify(err error) ErrorKind {
 	msg := err.Error()
+	var tlsErr *TLSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
 	var recErr tls.RecordHeaderError
 	var alert tls.AlertError
+	var permErr *PermissionError
 	switch {
-	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
-		errors.As(err, &recErr), errors.As(err, &alert),
+	case errors.As(err, &tlsErr), errors.As(err, &certErr), errors.As(err, &unknownAuth),
+		errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &recErr),
+		errors.As(err, &alert),
 		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
 		return ErrTLS
+	case errors.As(err, &permErr), strings.HasPrefix(msg, "NOPERM"), strings.Contains(msg, ": NOPERM"):
+		return ErrPermission
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
-		strings.HasPrefix(msg, "NOPERM"), strings.Contains(msg, "invalid password"),
+		strings.Contains(msg, ": WRONGPASS"), strings.Contains(msg, ": NOAUTH"),
+		strings.Contains(msg, "invalid password"),
 		strings.Contains(msg, "invalid username-password"):
 		return ErrAuth
 	case strings.Contains(msg, "cluster support disabled"):
@@ -144,4 +165,83 @@ func (es Errors) Err() error {
 		return nil
 	}
 	return es
+}
+
+// TLSError is a TLS failure the pool recognized beyond what crypto/tls
+// reports: a connection closed during or right after the handshake (a node
+// rejecting the client certificate under TLS 1.3 resets the connection at
+// the first command), or TLS on one side only. Hint says what it means.
+type TLSError struct {
+	Hint string
+	Err  error
+}
+
+func (e *TLSError) Error() string {
+	if e.Err == nil {
+		return e.Hint
+	}
+	return e.Hint + " (" + e.Err.Error() + ")"
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// PermissionError says which commands the ACL user may not run on a node.
+type PermissionError struct {
+	User    string   // the ACL user, "default" when none was configured
+	Missing []string // ACL command names, e.g. "cluster|meet"
+	Reply   string   // the first NOPERM reply, as Redis wrote it
+}
+
+func (e *PermissionError) Error() string {
+	grant := make([]string, len(e.Missing))
+	for i, c := range e.Missing {
+		grant[i] = "+" + c
+	}
+	return fmt.Sprintf("ACL user %q may not run %s (%s); grant it with: ACL SETUSER %s %s",
+		e.User, strings.Join(e.Missing, ", "), e.Reply, e.User, strings.Join(grant, " "))
+}
+
+// Secrets registered by NewPool; every NodeError redacts them.
+var (
+	secretsMu sync.RWMutex
+	secrets   = map[string]bool{}
+)
+
+// registerSecret makes every NodeError redact s from now on.
+func registerSecret(s string) {
+	if s == "" {
+		return
+	}
+	secretsMu.Lock()
+	secrets[s] = true
+	secretsMu.Unlock()
+}
+
+// redactSecrets replaces every registered secret in s with "***".
+func redactSecrets(s string) string {
+	secretsMu.RLock()
+	defer secretsMu.RUnlock()
+	for secret := range secrets {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	return s
+}
+
+// redactedError has the text of an error with every secret redacted, and
+// unwraps to the original (for classification with errors.As).
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redacted returns err, or a redacted copy when its text holds a secret.
+func redacted(err error) error {
+	msg := err.Error()
+	if r := redactSecrets(msg); r != msg {
+		return &redactedError{msg: r, err: err}
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"sort"
 	"strconv"
 )
 
@@ -438,3 +439,68 @@ func (r *splitMix64) next() uint64 {
 
 // intn returns a number in [0, n); the slight modulo bias does not matter here.
 func (r *splitMix64) intn(n int) int { return int(r.next() % uint64(n)) }
+
+// Rebalance gives every shard an even share of the 16384 slots (the sizes
+// EvenSplit would give, the larger shares going to the shards that hold
+// most already) while moving as few slots as possible, as
+// `redis-cli --cluster rebalance --cluster-use-empty-masters` aims to.
+// current holds each shard's slots now (empty for a new shard); orphans
+// are slots of shards being removed, or served by nobody. A shard over its
+// share gives away its highest slots; a shard under it takes the lowest
+// free ones. Every slot ends in exactly one shard.
+func Rebalance(current []SlotSet, orphans SlotSet) []SlotSet {
+	n := len(current)
+	if n == 0 {
+		return nil
+	}
+	out := make([]SlotSet, n)
+	copy(out, current)
+	base, extra := SlotCount/n, SlotCount%n
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return out[order[a]].Len() > out[order[b]].Len() })
+	target := make([]int, n)
+	for rank, i := range order {
+		target[i] = base
+		if rank < extra {
+			target[i]++
+		}
+	}
+	// Slots claimed twice keep their first shard; the rest are freed.
+	var seen SlotSet
+	for i := range out {
+		dup := out[i].Intersect(seen)
+		out[i] = out[i].Minus(dup)
+		seen = seen.Union(out[i])
+	}
+	pool := orphans.Union(seen.Complement())
+	for i := range out {
+		pool = pool.Minus(out[i])
+	}
+	for i := range out {
+		for over := out[i].Len() - target[i]; over > 0; over-- {
+			last := lastSlot(out[i])
+			out[i].Remove(last)
+			pool.Add(last)
+		}
+	}
+	for i := range out {
+		for need := target[i] - out[i].Len(); need > 0; need-- {
+			first := pool.First()
+			pool.Remove(first)
+			out[i].Add(first)
+		}
+	}
+	return out
+}
+
+func lastSlot(s SlotSet) int {
+	for i := SlotCount - 1; i >= 0; i-- {
+		if s.Has(i) {
+			return i
+		}
+	}
+	return -1
+}

@@ -448,3 +448,80 @@ func FuzzPlacement(f *testing.F) {
 		}
 	})
 }
+
+func TestRebalance(t *testing.T) {
+	split := EvenSplit(3)
+	// Adding a fourth shard moves only what it needs, a quarter of the slots.
+	got := Rebalance([]SlotSet{split[0], split[1], split[2], {}}, SlotSet{})
+	moved := 0
+	var all SlotSet
+	for i, s := range got {
+		if s.Len() < 4096 || s.Len() > 4096 {
+			t.Fatalf("shard %d gets %d slots, want 4096", i, s.Len())
+		}
+		if !all.Intersect(s).Empty() {
+			t.Fatalf("slots given twice: %s", all.Intersect(s))
+		}
+		all = all.Union(s)
+		if i < 3 {
+			moved += split[i].Minus(s).Len()
+		}
+	}
+	if !all.Full() || moved != 4096 {
+		t.Fatalf("full %v, moved %d (want 4096)", all.Full(), moved)
+	}
+	// Removing one of four shards spreads its slots over the other three.
+	four := EvenSplit(4)
+	got = Rebalance([]SlotSet{four[0], four[1], four[3]}, four[2])
+	all = SlotSet{}
+	for i, s := range got {
+		if s.Len() < 5461 || s.Len() > 5462 {
+			t.Fatalf("shard %d gets %d slots", i, s.Len())
+		}
+		all = all.Union(s)
+	}
+	if !all.Full() {
+		t.Fatal("not every slot assigned")
+	}
+	// An even cluster stays as it is.
+	got = Rebalance(split, SlotSet{})
+	for i := range split {
+		if got[i] != split[i] {
+			t.Fatalf("shard %d changed: %s", i, got[i])
+		}
+	}
+}
+
+func FuzzRebalance(f *testing.F) {
+	f.Add(uint8(3), uint8(1), uint16(100))
+	f.Add(uint8(7), uint8(2), uint16(9000))
+	f.Fuzz(func(t *testing.T, n, removed uint8, cut uint16) {
+		shards := int(n)%12 + 1
+		cur := EvenSplit(shards + int(removed)%3)
+		var orphans SlotSet
+		for _, s := range cur[shards:] {
+			orphans = orphans.Union(s)
+		}
+		cur = cur[:shards]
+		// An uneven start: move a cut of shard 0 to the last.
+		c := int(cut) % SlotCount
+		if cur[0].Has(c) && shards > 1 {
+			cur[0].Remove(c)
+			cur[shards-1].Add(c)
+		}
+		got := Rebalance(cur, orphans)
+		var all SlotSet
+		for i, s := range got {
+			if d := s.Len() - SlotCount/shards; d < 0 || d > 1 {
+				t.Fatalf("shard %d of %d gets %d slots", i, shards, s.Len())
+			}
+			if !all.Intersect(s).Empty() {
+				t.Fatal("slot given twice")
+			}
+			all = all.Union(s)
+		}
+		if !all.Full() {
+			t.Fatal("slots lost")
+		}
+	})
+}

@@ -97,39 +97,193 @@ func (e *Executor) assignSlot(ctx context.Context, obs *Observed, slot int, owne
 	return nil
 }
 
-// moveSlots moves s.Slots with their keys from s.Addr to s.Target, slot by
-// slot, in the order Redis requires: IMPORTING on the target, MIGRATING on
-// the source (so clients are redirected while keys move), MIGRATE the keys
-// in batches, then SETSLOT NODE on the target, the source and every other
-// master.
+// moveChunk is how many slots a move sets up, drains and assigns per round
+// trip to each node.
+const moveChunk = 128
+
+// moveSlots moves s.Slots with their keys from s.Addr to s.Target in the
+// order Redis requires, a chunk of slots per round trip: IMPORTING on the
+// target, MIGRATING on the source (clients are redirected from then on),
+// the keys in batches, then SETSLOT NODE on the target, the source and
+// every other master. The source refuses SETSLOT NODE while it holds keys
+// of the slot (a client wrote during the move): those are drained again,
+// so no acknowledged write is left behind.
 func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	srcID, dstID := obs.ID(s.Addr), s.TargetID
 	ip, port := dest(obs, s.Target)
 	src, tgt := e.Pool.Client(s.Addr), e.Pool.Client(s.Target)
-	start, moved := time.Now(), 0
-	for k, slot := range s.Slots.Slots() {
-		if err := tgt.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err(); err != nil {
-			return nodeErr(s.Target, fmt.Sprintf("CLUSTER SETSLOT %d IMPORTING", slot), err)
+	var others []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != s.Addr && a != s.Target {
+			others = append(others, a)
 		}
-		if err := src.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err(); err != nil {
-			return nodeErr(s.Addr, fmt.Sprintf("CLUSTER SETSLOT %d MIGRATING", slot), err)
+	}
+	// A master that just joined refuses migrated keys (CLUSTERDOWN) until
+	// it reports cluster_state:ok itself.
+	for {
+		info, err := tgt.ClusterInfo(ctx).Result()
+		if err == nil && ParseInfo(info)["cluster_state"] == "ok" {
+			break
 		}
-		n, err := e.migrateSlotKeys(ctx, s.Addr, slot, ip, port, false)
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: waiting for cluster_state:ok before moving slots to it: %w", s.Target, err)
+		}
+	}
+	all := s.Slots.Slots()
+	start, lastLog, moved := time.Now(), time.Now(), 0
+	for off := 0; off < len(all); off += moveChunk {
+		chunk := all[off:min(off+moveChunk, len(all))]
+		if bad, err := setSlots(ctx, tgt, chunk, "IMPORTING", srcID); err != nil {
+			return nodeErr(s.Target, fmt.Sprintf("CLUSTER SETSLOT %d IMPORTING", bad), err)
+		}
+		if bad, err := setSlots(ctx, src, chunk, "MIGRATING", dstID); err != nil {
+			return nodeErr(s.Addr, fmt.Sprintf("CLUSTER SETSLOT %d MIGRATING", bad), err)
+		}
+		n, err := e.drainSlots(ctx, s.Addr, chunk, ip, port)
 		moved += n
 		if err != nil {
 			return err
 		}
-		if err := e.assignSlot(ctx, obs, slot, s.Target, dstID, s.Addr); err != nil {
-			return err
+		if bad, err := setSlots(ctx, tgt, chunk, "NODE", dstID); err != nil {
+			return nodeErr(s.Target, fmt.Sprintf("CLUSTER SETSLOT %d NODE", bad), err)
 		}
-		if k%256 == 255 {
-			e.info(ctx, "moving slots", map[string]any{"from": s.Addr, "to": s.Target, "slots_done": k + 1,
-				"slots_total": s.Slots.Len(), "keys_moved": moved, "elapsed_ms": time.Since(start).Milliseconds()})
+		left := chunk
+		for attempt := 0; len(left) > 0; attempt++ {
+			var err error
+			if left, err = setSlotsNode(ctx, src, left, dstID); err != nil {
+				return nodeErr(s.Addr, "CLUSTER SETSLOT NODE", err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			if attempt == 10 {
+				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER SETSLOT NODE",
+					Err: fmt.Errorf("slots %v still get new keys after 10 drains; the slots stay migrating and the next apply finishes them", left)}
+			}
+			n, err := e.drainSlots(ctx, s.Addr, left, ip, port)
+			moved += n
+			if err != nil {
+				return err
+			}
+		}
+		e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
+			_, _ = setSlots(ctx, e.Pool.Client(a), chunk, "NODE", dstID)
+			return nil // best effort: gossip tells them too
+		})
+		if time.Since(lastLog) > 2*time.Second {
+			lastLog = time.Now()
+			el := time.Since(start).Seconds()
+			e.info(ctx, "moving slots", map[string]any{"from": s.Addr, "to": s.Target, "slots_done": off + len(chunk),
+				"slots_total": len(all), "keys_moved": moved, "keys_per_second": int(float64(moved) / el)})
 		}
 	}
+	el := time.Since(start)
 	e.info(ctx, "moved slots", map[string]any{"from": s.Addr, "to": s.Target, "slots": s.Slots.String(), "keys_moved": moved,
-		"elapsed_ms": time.Since(start).Milliseconds()})
+		"elapsed_ms": el.Milliseconds(), "keys_per_second": int(float64(moved) / max(el.Seconds(), 1e-3))})
 	return nil
+}
+
+// setSlots sends CLUSTER SETSLOT <slot> <how> <id> for every slot in one
+// round trip; it returns the first slot that failed.
+func setSlots(ctx context.Context, c *redis.Client, slots []int, how, id string) (int, error) {
+	cmds := make([]*redis.Cmd, len(slots))
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, slot := range slots {
+			cmds[i] = p.Do(ctx, "CLUSTER", "SETSLOT", slot, how, id)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return slots[i], err
+		}
+	}
+	return 0, nil
+}
+
+// setSlotsNode assigns slots to id on a source node and returns those it
+// refused because it still holds keys of them.
+func setSlotsNode(ctx context.Context, c *redis.Client, slots []int, id string) ([]int, error) {
+	cmds := make([]*redis.Cmd, len(slots))
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, slot := range slots {
+			cmds[i] = p.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", id)
+		}
+		return nil
+	})
+	var left []int
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			if strings.Contains(err.Error(), "still hold keys") {
+				left = append(left, slots[i])
+				continue
+			}
+			return nil, fmt.Errorf("slot %d: %w", slots[i], err)
+		}
+	}
+	return left, nil
+}
+
+// drainSlots moves every key of the given slots from a node to ip:port:
+// each round trip lists up to migrateBatch keys of every pending slot, the
+// next sends one MIGRATE per slot (MIGRATE takes keys of one slot only),
+// pipelined; slots that had a full batch go round again. Memory stays
+// bounded by moveChunk x migrateBatch key names.
+func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip string, port int) (int, error) {
+	c := e.Pool.Client(from)
+	moved := 0
+	pending := slots
+	for len(pending) > 0 {
+		lists := make([]*redis.StringSliceCmd, len(pending))
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, slot := range pending {
+				lists[i] = p.ClusterGetKeysInSlot(ctx, slot, migrateBatch)
+			}
+			return nil
+		})
+		if err != nil {
+			return moved, nodeErr(from, "CLUSTER GETKEYSINSLOT", err)
+		}
+		type batch struct {
+			slot int
+			keys []string
+			cmd  *redis.Cmd
+		}
+		var batches []*batch
+		for i, l := range lists {
+			if keys := l.Val(); len(keys) > 0 {
+				batches = append(batches, &batch{slot: pending[i], keys: keys})
+			}
+		}
+		if len(batches) == 0 {
+			return moved, nil
+		}
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, b := range batches {
+				args := []any{"MIGRATE", ip, port, "", 0, migrateTimeout.Milliseconds()}
+				args = append(args, e.migrateAuth()...)
+				args = append(args, "KEYS")
+				for _, k := range b.keys {
+					args = append(args, k)
+				}
+				b.cmd = p.Do(ctx, args...)
+			}
+			return nil
+		})
+		pending = pending[:0:0]
+		for _, b := range batches {
+			if err := b.cmd.Err(); err != nil && err != redis.Nil {
+				return moved, &NodeError{Addr: from, Kind: classify(err), Op: "MIGRATE",
+					Err: fmt.Errorf("moving keys of slot %d to %s:%d failed at key %q (batch of %d): %s; the slot stays migrating and the next apply finishes it",
+						b.slot, ip, port, b.keys[0], len(b.keys), Redact(err.Error(), e.Pool.cfg.Credentials.Password))}
+			}
+			moved += len(b.keys)
+			if len(b.keys) == migrateBatch {
+				pending = append(pending, b.slot)
+			}
+		}
+	}
+	return moved, nil
 }
 
 // fixSlot settles a slot left importing/migrating by an interrupted move:

@@ -31,6 +31,10 @@ const (
 	StepReplicate
 	// StepFailover: CLUSTER FAILOVER on Addr (a replica) once it is in sync.
 	StepFailover
+	// StepDrop: CLUSTER FORGET TargetID (a node being removed) on Addr.
+	StepDrop
+	// StepReset: CLUSTER RESET HARD on Addr, a node being removed.
+	StepReset
 	// StepAnnounce: a second MEET from Addr to Target, which both already
 	// know, so Target reads Addr's new role and slots at once instead of
 	// waiting for gossip.
@@ -43,7 +47,7 @@ const (
 var stepNames = map[StepKind]string{
 	StepAddSlots: "add slots", StepSetEpoch: "set config epoch", StepMeet: "meet",
 	StepWaitKnown: "wait until all nodes know each other", StepMoveSlots: "move slots",
-	StepForget: "forget", StepFixSlot: "fix open slot",
+	StepForget: "forget", StepFixSlot: "fix open slot", StepDrop: "forget removed node", StepReset: "reset removed node",
 	StepReplicate: "replicate", StepFailover: "failover", StepAnnounce: "announce",
 	StepWaitReady: "wait until the cluster is ready",
 }
@@ -68,10 +72,14 @@ func (k StepKind) Stage() int {
 		return 3
 	case StepReplicate, StepFailover:
 		return 4
+	case StepDrop:
+		return 5 // after moves and re-pointing: a replica cannot forget its master
+	case StepReset:
+		return 6
 	case StepAnnounce:
-		return 5
+		return 7
 	}
-	return 6
+	return 8
 }
 
 // Step is one change, sent to the node at Addr.
@@ -90,6 +98,10 @@ type Step struct {
 	TargetID string
 	// Why says in words what drifted, for plan warnings and logs.
 	Why string
+	// Wave orders slot moves: moves of one wave run concurrently and no
+	// node is both a source and a target in it (MIGRATE blocks the source
+	// until the target answers, so A->B with B->A would deadlock).
+	Wave int
 	// Expect is what StepWaitReady waits for when a round only gets part
 	// of the way (a demoted master first follows the acting one; it fails
 	// back in the next round). Nil means the desired cluster itself.
@@ -114,6 +126,10 @@ func (s Step) String() string {
 		return fmt.Sprintf("%s: forget %s", s.Addr, short(s.TargetID))
 	case StepFixSlot:
 		return fmt.Sprintf("fix open slot %s on %s", s.Slots, s.Addr)
+	case StepDrop:
+		return fmt.Sprintf("%s: forget removed node %s", s.Addr, describe(s.Target, s.TargetID))
+	case StepReset:
+		return fmt.Sprintf("%s: reset (removed from the cluster)", s.Addr)
 	}
 	return s.Kind.String()
 }
@@ -137,9 +153,9 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 
 	// Who serves each slot, by each master's own claim; and slots left
 	// importing or migrating by an interrupted move.
-	claims := map[int]string{} // slot -> declared address
+	claims := map[int]string{} // slot -> declared (or removed) address
 	open := map[int]bool{}
-	for _, a := range addrs {
+	for _, a := range d.Observed() {
 		self := obs.Node(a).Self()
 		for slot := range self.Migrating {
 			open[slot] = true
@@ -266,7 +282,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	if met {
 		steps = append(steps, Step{Kind: StepWaitKnown})
 	}
-	steps = append(steps, moveSteps...)
+	steps = append(steps, inWaves(moveSteps)...)
 
 	// 5. Roles. A shard whose declared master lost mastership to one of its
 	// replicas (a failover, or the master was reset or replaced) is failed
@@ -325,7 +341,23 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		return nil, errs
 	}
 
-	// 6. If anything changed, a second MEET round spreads roles and slots
+	// 6. Nodes being removed: once their slots are gone and their replicas
+	// follow declared masters, every declared member forgets them (all at
+	// once, inside FORGET's 60 s ban) and they are reset.
+	for _, r := range d.Remove {
+		rid := obs.ID(r)
+		for _, a := range addrs {
+			if l := obs.Node(a).Lookup(rid); l != nil {
+				steps = append(steps, Step{Kind: StepDrop, Addr: a, Target: r, TargetID: rid,
+					Why: fmt.Sprintf("%s is no longer declared; apply removes it from the cluster", r)})
+			}
+		}
+		if n := obs.Node(r); len(n.View) > 1 || !n.Self().Slots.Empty() {
+			steps = append(steps, Step{Kind: StepReset, Addr: r, TargetID: rid})
+		}
+	}
+
+	// 7. If anything changed, a second MEET round spreads roles and slots
 	// in one tick rather than by gossip; then wait until all agree.
 	if len(steps) > 0 {
 		for _, a := range addrs {
@@ -342,6 +374,28 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		steps = append(steps, wait)
 	}
 	return steps, nil
+}
+
+// inWaves orders slot moves into waves in which no node is both a source
+// and a target, keeping the planner's order inside a wave.
+func inWaves(moves []Step) []Step {
+	var out []Step
+	rest := moves
+	for wave := 0; len(rest) > 0; wave++ {
+		src, dst := map[string]bool{}, map[string]bool{}
+		var later []Step
+		for _, m := range rest {
+			if dst[m.Addr] || src[m.Target] {
+				later = append(later, m)
+				continue
+			}
+			m.Wave = wave
+			src[m.Addr], dst[m.Target] = true, true
+			out = append(out, m)
+		}
+		rest = later
+	}
+	return out
 }
 
 // Drift lists, in words, what the steps of a plan would change.
@@ -431,7 +485,7 @@ func currentMaster(obs *Observed, s Shard) (addr string, promoted bool) {
 // requireAll reports every declared node that was not read.
 func requireAll(d Desired, obs *Observed) error {
 	var errs Errors
-	for _, a := range d.Addrs() {
+	for _, a := range d.Observed() {
 		n := obs.Node(a)
 		switch {
 		case n == nil:

@@ -1,9 +1,17 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,10 +41,17 @@ const DefaultDialTimeout = 2 * time.Second
 // Pool hands out one go-redis client per node address. Clients are created
 // on first use (no I/O happens before a command is sent) and shared by every
 // caller, so resources configured from one provider reuse connections.
+//
+// Every first connection to an address checks, before the caller's
+// command, that the ACL user may run the commands the provider needs to
+// manage a cluster (see AccessManage), so a missing permission fails the
+// first read of the node, naming it and the commands, before anything was
+// changed.
 type Pool struct {
 	cfg     PoolConfig
 	mu      sync.Mutex
 	clients map[string]*redis.Client
+	checked map[string]bool // address -> AccessManage passed
 }
 
 // NewPool returns a pool that has not dialed anything yet.
@@ -44,7 +59,8 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	return &Pool{cfg: cfg, clients: map[string]*redis.Client{}}
+	registerSecret(cfg.Credentials.Password)
+	return &Pool{cfg: cfg, clients: map[string]*redis.Client{}, checked: map[string]bool{}}
 }
 
 // DialAddress is the address the pool dials for a node address, after address_map.
@@ -81,13 +97,17 @@ func (p *Pool) Client(addr string) *redis.Client {
 		Addr:     p.DialAddress(addr),
 		Username: p.cfg.Credentials.Username,
 		Password: p.cfg.Credentials.Password,
-		// RESP2 needs no HELLO, so AUTH failures and pre-6 servers behave alike.
+		// RESP2 (go-redis sends HELLO 2 with the credentials and falls back
+		// to AUTH on servers without HELLO), so pre-6 servers work too.
 		Protocol:        2,
 		DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
-		TLSConfig:   p.cfg.TLS,
+		// The pool dials (and does TLS) itself, to tell TLS failures from
+		// unreachable nodes; see dial.
+		Dialer:      p.dialer(),
+		OnConnect:   func(ctx context.Context, cn *redis.Conn) error { return p.onConnect(ctx, addr, cn) },
 		DialTimeout: p.cfg.DialTimeout,
 		// One dial attempt: a dead node costs dial_timeout once, not five times.
 		DialerRetries: 1,
@@ -119,4 +139,432 @@ func (p *Pool) Close() error {
 // ping is a cheap reachability probe used by callers that need one.
 func (p *Pool) ping(ctx context.Context, addr string) error {
 	return p.Client(addr).Ping(ctx).Err()
+}
+
+// Access names a set of commands the provider sends to a node.
+type Access int
+
+const (
+	// AccessManage: build, read, repair and fail back a cluster, and reset
+	// its nodes on destroy. Checked on every first connection to a node.
+	AccessManage Access = iota
+	// AccessMove: move slots with their keys (a slot change, a shard added
+	// or removed without declared slots, an open slot settled). MIGRATE
+	// authenticates on the target as the same user, where it runs
+	// RESTORE-ASKING (and SELECT), so every master needs these.
+	AccessMove
+	// AccessFlush: FLUSHALL before destroy, with force_destroy.
+	AccessFlush
+)
+
+// accessProbe is one command of an Access set, and a harmless way to ask a
+// node whether the ACL user may run it: Redis checks ACL permissions after
+// the arity and before the command runs, so a probe with the right number
+// of arguments but an invalid one is refused with NOPERM when the command
+// is not allowed, and by the command's own argument check (changing
+// nothing) when it is. Read-only commands are simply run.
+type accessProbe struct {
+	acl  string // ACL name, e.g. "cluster|meet"
+	args []any
+}
+
+var accessProbes = map[Access][]accessProbe{
+	AccessManage: {
+		// INFO, CLUSTER MYID/INFO/NODES and DBSIZE are read before anything
+		// changes; a NOPERM there names the command too.
+		{"role", []any{"ROLE"}},
+		{"cluster|meet", []any{"CLUSTER", "MEET", "-", "-"}},
+		{"cluster|addslots", []any{"CLUSTER", "ADDSLOTS", "-1"}},
+		{"cluster|addslotsrange", []any{"CLUSTER", "ADDSLOTSRANGE", "-1", "-1"}},
+		{"cluster|set-config-epoch", []any{"CLUSTER", "SET-CONFIG-EPOCH", "-"}},
+		{"cluster|replicate", []any{"CLUSTER", "REPLICATE", "-"}},
+		{"cluster|failover", []any{"CLUSTER", "FAILOVER", "-"}},
+		{"cluster|forget", []any{"CLUSTER", "FORGET", "-"}},
+		{"cluster|reset", []any{"CLUSTER", "RESET", "-"}},
+	},
+	AccessMove: {
+		{"cluster|setslot", []any{"CLUSTER", "SETSLOT", "-1", "STABLE"}},
+		{"cluster|getkeysinslot", []any{"CLUSTER", "GETKEYSINSLOT", "0", "0"}},
+		{"asking", []any{"ASKING"}},
+		// No key: NOKEY without connecting anywhere.
+		{"migrate", []any{"MIGRATE", "127.0.0.1", "1", "", "0", "1", "KEYS"}},
+		// An invalid payload: refused before the key is touched.
+		{"restore-asking", []any{"RESTORE-ASKING", "{terraform-probe}", "0", "-"}},
+		{"select", []any{"SELECT", "0"}},
+	},
+	AccessFlush: {
+		// Two arguments are a syntax error in every version that has ACLs.
+		{"flushall", []any{"FLUSHALL", "-", "-"}},
+	},
+}
+
+// AccessCommands lists the ACL command names of an Access set, for
+// documentation and messages.
+func AccessCommands(a Access) []string {
+	var out []string
+	for _, p := range accessProbes[a] {
+		out = append(out, p.acl)
+	}
+	return out
+}
+
+// user is the ACL user the pool authenticates as.
+func (p *Pool) user() string {
+	if p.cfg.Credentials.Username != "" {
+		return p.cfg.Credentials.Username
+	}
+	return "default"
+}
+
+// probeAccess sends a's probes in one round trip and returns a
+// *PermissionError naming every refused command, nil when all are allowed,
+// or the transport error when the node did not answer.
+func (p *Pool) probeAccess(ctx context.Context, c interface {
+	Pipelined(context.Context, func(redis.Pipeliner) error) ([]redis.Cmder, error)
+}, a Access) error {
+	probes := accessProbes[a]
+	cmds := make([]*redis.Cmd, len(probes))
+	_, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i, pr := range probes {
+			cmds[i] = pl.Do(ctx, pr.args...)
+		}
+		return nil
+	})
+	var perm *PermissionError
+	for i, cmd := range cmds {
+		e := cmd.Err()
+		if e == nil || errors.Is(e, redis.Nil) {
+			continue
+		}
+		var rerr redis.Error
+		if !errors.As(e, &rerr) {
+			return e // the connection failed
+		}
+		if !strings.HasPrefix(e.Error(), "NOPERM") {
+			continue // refused by the command itself: allowed
+		}
+		if perm == nil {
+			perm = &PermissionError{User: p.user(), Reply: e.Error()}
+		}
+		perm.Missing = append(perm.Missing, probes[i].acl)
+	}
+	if perm != nil {
+		return perm
+	}
+	if err != nil && !isRedisError(err) {
+		return err
+	}
+	return nil
+}
+
+func isRedisError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
+}
+
+func permissionNodeError(addr string, perm *PermissionError) *NodeError {
+	ops := make([]string, len(perm.Missing))
+	for i, c := range perm.Missing {
+		ops[i] = strings.ToUpper(strings.ReplaceAll(c, "|", " "))
+	}
+	return &NodeError{Addr: addr, Kind: ErrPermission, Op: strings.Join(ops, ", "), Err: perm}
+}
+
+// onConnect checks AccessManage on the first connection to addr.
+func (p *Pool) onConnect(ctx context.Context, addr string, cn *redis.Conn) error {
+	p.mu.Lock()
+	done := p.checked[addr]
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	err := p.probeAccess(ctx, cn, AccessManage)
+	var perm *PermissionError
+	switch {
+	case errors.As(err, &perm):
+		return permissionNodeError(addr, perm)
+	case err != nil:
+		return err
+	}
+	p.mu.Lock()
+	p.checked[addr] = true
+	p.mu.Unlock()
+	return nil
+}
+
+// CheckAccess asks every node in addrs, concurrently, whether the ACL user
+// may run the commands of a, changing nothing. It returns one NodeError per
+// node that refuses any (naming the commands) or did not answer. Callers
+// run it before the first command of a that would change something: slot
+// moves, FLUSHALL.
+func (p *Pool) CheckAccess(ctx context.Context, addrs []string, a Access) error {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs Errors
+	for _, addr := range addrs {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			err := p.probeAccess(ctx, p.Client(addr), a)
+			if err == nil {
+				return
+			}
+			var perm *PermissionError
+			var ne error
+			if errors.As(err, &perm) {
+				ne = permissionNodeError(addr, perm)
+			} else {
+				ne = nodeErr(addr, "ACL check", err)
+			}
+			mu.Lock()
+			errs = append(errs, ne)
+			mu.Unlock()
+		}(addr)
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errs.Err()
+}
+
+// dialer connects to a node, with TLS when configured, and turns what
+// crypto/tls and the kernel report into errors that say what went wrong:
+//   - the handshake: any failure after the TCP connect is a TLS failure
+//     (the node is there), except a timeout, which is checked for a node
+//     that speaks plain RESP on the port (else it is unreachable: a
+//     stopped node hangs the handshake too);
+//   - after the handshake: a node that rejects the client certificate
+//     under TLS 1.3 (missing, or from another CA) resets the connection at
+//     the first command; that reset, before any reply, is a TLS failure;
+//   - without TLS: a connection reset before any reply is checked for a
+//     node that speaks TLS on the port.
+func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: p.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if p.cfg.TLS == nil {
+			return &plainConn{Conn: raw, pool: p, addr: addr}, nil
+		}
+		cfg := p.cfg.TLS.Clone()
+		if cfg.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				cfg.ServerName = host
+			}
+		}
+		tc := &tlsConn{}
+		if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				tc.certRequested = true
+				return &tls.Certificate{}, nil
+			}
+		}
+		hctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+		defer cancel()
+		conn := tls.Client(raw, cfg)
+		if err := conn.HandshakeContext(hctx); err != nil {
+			_ = raw.Close()
+			return nil, p.handshakeError(ctx, addr, err, tc.certRequested)
+		}
+		tc.Conn = conn
+		return tc, nil
+	}
+}
+
+func (p *Pool) handshakeError(ctx context.Context, addr string, err error, certRequested bool) error {
+	var netErr net.Error
+	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
+	if timeout {
+		if p.speaksPlainRESP(context.WithoutCancel(ctx), addr) {
+			return &TLSError{Hint: "the node answers plain RESP on this port, not TLS: the provider's tls block is set, but the node serves no tls-port here", Err: err}
+		}
+		return err // no answer: unreachable (a stopped node hangs the handshake too)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return err // crypto/tls says it all, and classify knows it
+	}
+	if certRequested {
+		return &TLSError{Hint: "TLS handshake failed: the node asks for a client certificate and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+	}
+	return &TLSError{Hint: "TLS handshake failed", Err: err}
+}
+
+// probeBound bounds the probes that explain a failed connection: half the
+// dial timeout, at most 500 ms (a node that speaks the other protocol
+// answers at once).
+func (p *Pool) probeBound() time.Duration {
+	return min(p.cfg.DialTimeout/2, 500*time.Millisecond)
+}
+
+// speaksPlainRESP tells whether addr answers PING in plain RESP, within
+// probeBound.
+func (p *Pool) speaksPlainRESP(ctx context.Context, addr string) bool {
+	bound := p.probeBound()
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(line, "+") || strings.HasPrefix(line, "-")
+}
+
+// speaksTLS tells whether addr answers a TLS handshake (completed, or
+// refused with a TLS alert), within probeBound.
+func (p *Pool) speaksTLS(addr string) bool {
+	bound := p.probeBound()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer raw.Close()
+	c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only asks whether the port speaks TLS
+	err = c.HandshakeContext(ctx)
+	if err == nil {
+		return true
+	}
+	var alert tls.AlertError
+	return errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:")
+}
+
+// firstReplyError turns a connection reset or EOF before the node's first
+// reply into what it means, or returns err as it is.
+func firstReplyError(err error, explain func() error) error {
+	println("firstReplyError", err.Error(), errors.Is(err, syscall.ECONNRESET))
+	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		return err
+	}
+	if e := explain(); e != nil {
+		return e
+	}
+	return err
+}
+
+// tlsConn is a TLS connection that explains a reset before the first reply.
+type tlsConn struct {
+	*tls.Conn
+	certRequested bool
+	mu            sync.Mutex
+	replied       bool
+}
+
+func (c *tlsConn) explain(err error) error {
+	c.mu.Lock()
+	replied := c.replied
+	c.mu.Unlock()
+	if replied {
+		return err
+	}
+	return firstReplyError(err, func() error {
+		if c.certRequested {
+			return &TLSError{Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+		}
+		return &TLSError{Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)", Err: err}
+	})
+}
+
+func (c *tlsConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.replied = true
+		c.mu.Unlock()
+	}
+	if err != nil {
+		err = c.explain(err)
+	}
+	return n, err
+}
+
+func (c *tlsConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		err = c.explain(err)
+		println("tlsConn.Write returns", fmt.Sprintf("%T %v", err, err))
+	}
+	return n, err
+}
+
+// plainConn is a TCP connection that explains a reset before the first
+// reply when the node speaks TLS on the port. It keeps exposing the socket
+// (syscall.Conn) so go-redis can still health-check idle connections.
+type plainConn struct {
+	net.Conn
+	pool    *Pool
+	addr    string
+	mu      sync.Mutex
+	replied bool
+}
+
+func (c *plainConn) explain(err error) error {
+	c.mu.Lock()
+	replied := c.replied
+	c.mu.Unlock()
+	if replied {
+		return err
+	}
+	return firstReplyError(err, func() error {
+		println("speaksTLS", c.pool.speaksTLS(c.addr))
+		if c.pool.speaksTLS(c.addr) {
+			return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
+		}
+		return nil
+	})
+}
+
+func (c *plainConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.replied = true
+		c.mu.Unlock()
+	}
+	if err != nil {
+		err = c.explain(err)
+	}
+	return n, err
+}
+
+func (c *plainConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		err = c.explain(err)
+	}
+	return n, err
+}
+
+// SyscallConn exposes the socket for go-redis' idle connection check.
+func (c *plainConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("not a socket")
+}
+
+// SyscallConn exposes the TCP socket under TLS for go-redis' idle
+// connection check, so a connection to a node that was killed (EOF) or
+// that closed it (a pending close_notify) is not handed out again. With
+// RESP2 and no push notifications go-redis only peeks at the socket.
+func (c *tlsConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.NetConn().(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("not a socket")
 }

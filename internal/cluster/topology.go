@@ -26,6 +26,16 @@ type Desired struct {
 	Shards []Shard
 	// Failback: a replica promoted by a failover is handed mastership back.
 	Failback bool
+	// Remove lists nodes to take out of the cluster: their slots move (with
+	// their keys) to the declared owners, every member forgets them, and
+	// they are reset to empty lone nodes.
+	Remove []string
+}
+
+// Observed lists every address an apply reads: the declared nodes and
+// those being removed.
+func (d Desired) Observed() []string {
+	return append(d.Addrs(), d.Remove...)
 }
 
 // Addrs lists every declared address, shard by shard, master first.

@@ -157,9 +157,12 @@ func (r *clusterResource) ValidateConfig(ctx context.Context, req resource.Valid
 	validateShards(shards, &resp.Diagnostics)
 }
 
-// ModifyPlan fills in the slots when the configuration does not set them:
-// the state's split for an existing cluster (moves made outside Terraform
-// are not drift), else the even split redis-cli would make.
+// ModifyPlan fills in the slots when the configuration does not set them
+// (the state's split for an existing cluster, so slot moves made outside
+// Terraform are not drift; an even rebalance with the fewest moves when
+// shards are added or removed; the split redis-cli would make for a new
+// cluster) and, before anything changes, says which slots will move from
+// which node to which, with how many keys.
 func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
@@ -176,15 +179,15 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !known || resp.Diagnostics.HasError() {
 		return
 	}
+	declared := false
 	for _, s := range shards {
-		if s.slotsSet {
-			return
-		}
+		declared = declared || s.slotsSet
 	}
+	var state clusterModel
 	var prior []shardConfig
 	served := map[string]cluster.SlotSet{}
-	if !req.State.Raw.IsNull() {
-		var state clusterModel
+	exists := !req.State.Raw.IsNull()
+	if exists {
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior, _, diags = shardsFromList(ctx, state.Shards)
 		resp.Diagnostics.Append(diags...)
@@ -194,25 +197,58 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	for i, s := range shards {
 		out[i] = s.Shard
 	}
-	if !applyPriorSlots(out, prior, served) {
-		for i, set := range cluster.EvenSplit(len(out)) {
-			out[i].Slots = set
+	if !declared {
+		if exists {
+			current, orphans, same := priorSlots(out, prior, served)
+			if same {
+				for i := range out {
+					out[i].Slots = current[i]
+				}
+			} else {
+				for i, set := range cluster.Rebalance(current, orphans) {
+					out[i].Slots = set
+				}
+			}
+		} else {
+			for i, set := range cluster.EvenSplit(len(out)) {
+				out[i].Slots = set
+			}
 		}
-	}
-	list, d := shardsToList(ctx, out)
-	resp.Diagnostics.Append(d...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
-	// Terraform proposes the prior state for unset Optional+Computed
-	// values, so filling in slots can be what makes this an update; then
-	// what apply reads back is not known yet.
-	if !req.State.Raw.IsNull() {
-		var state clusterModel
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if !state.Shards.Equal(list) {
+		list, d := shardsToList(ctx, out)
+		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
+		// Terraform proposes the prior state for unset Optional+Computed
+		// values, so filling in slots can be what makes this an update;
+		// then what apply reads back is not known yet.
+		if exists && !state.Shards.Equal(list) {
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), types.MapUnknown(nodeObjectType))...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("state"), types.StringUnknown())...)
 		}
 	}
+	if exists && r.data != nil {
+		r.describeMoves(ctx, served, out, &resp.Diagnostics)
+	}
+}
+
+// describeMoves warns, at plan time, which slots will move with how many
+// keys (counted on the serving node; "not counted" if it cannot be read).
+func (r *clusterResource) describeMoves(ctx context.Context, served map[string]cluster.SlotSet, planned []cluster.Shard, diags *diag.Diagnostics) {
+	moves := cluster.SlotMoves(served, planned)
+	if len(moves) == 0 {
+		return
+	}
+	ctx = r.data.mask(ctx)
+	ctx, cancel := context.WithTimeout(ctx, 2*r.data.pool.DialTimeout())
+	defer cancel()
+	lines := make([]string, len(moves))
+	for i := range moves {
+		if n, err := cluster.CountKeys(ctx, r.data.pool, moves[i].From, moves[i].Slots); err == nil {
+			moves[i].Keys = n
+		}
+		lines[i] = "- " + moves[i].String()
+	}
+	diags.AddWarning("Slots Will Move",
+		"Apply moves these slots with their keys (the cluster keeps serving them meanwhile):\n"+strings.Join(lines, "\n"))
 }
 
 // servedByNode reads the slots each node served, from the state's nodes
@@ -230,46 +266,52 @@ func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotS
 	for addr, m := range ms {
 		var items []string
 		_ = m.Slots.ElementsAs(ctx, &items, false)
-		if ss, err := cluster.ParseSlotSet(items); err == nil {
+		if ss, err := cluster.ParseSlotSet(items); err == nil && m.Role.ValueString() == cluster.RoleMaster {
 			out[addr] = ss
 		}
 	}
 	return out
 }
 
-// applyPriorSlots gives each shard the slots its members served in the
-// prior state (by the nodes read, else the shard's own slots), when the
-// prior shards match one to one and cover every slot. It reports whether
-// it did.
-func applyPriorSlots(out []cluster.Shard, prior []shardConfig, served map[string]cluster.SlotSet) bool {
-	if len(prior) != len(out) {
-		return false
-	}
+// priorSlots matches each configured shard to a prior shard sharing a
+// member and returns the slots its members served (by the nodes read,
+// else the prior shard's own), the slots of prior shards no longer
+// configured (orphans), and whether the shards are the same set as before
+// with every slot served exactly once (then nothing needs to move).
+func priorSlots(out []cluster.Shard, prior []shardConfig, served map[string]cluster.SlotSet) ([]cluster.SlotSet, cluster.SlotSet, bool) {
+	current := make([]cluster.SlotSet, len(out))
 	used := make([]bool, len(prior))
-	var all cluster.SlotSet
+	matched := 0
+	var all, twice cluster.SlotSet
 	for i := range out {
-		found := false
 		for j, p := range prior {
 			if used[j] || !overlaps(out[i].Members(), p.Members()) {
 				continue
 			}
-			used[j], found = true, true
+			used[j] = true
+			matched++
 			slots := p.Slots
 			for _, m := range p.Members() {
 				slots = slots.Union(served[m])
 			}
-			if !all.Intersect(slots).Empty() {
-				return false
-			}
-			out[i].Slots = slots
+			twice = twice.Union(all.Intersect(slots))
+			current[i] = slots
 			all = all.Union(slots)
 			break
 		}
-		if !found {
-			return false
+	}
+	var orphans cluster.SlotSet
+	for j, p := range prior {
+		if !used[j] {
+			orphans = orphans.Union(p.Slots)
+			for _, m := range p.Members() {
+				orphans = orphans.Union(served[m])
+			}
 		}
 	}
-	return all.Full()
+	orphans = orphans.Minus(all)
+	same := matched == len(out) && matched == len(prior) && all.Full() && twice.Empty()
+	return current, orphans, same
 }
 
 func overlaps(a, b []string) bool {
@@ -413,12 +455,8 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if removed := minus(prior.Addrs(), desired.Addrs()); len(removed) > 0 {
-		resp.Diagnostics.AddAttributeError(path.Root("shards"), "Removing Nodes Not Supported Yet",
-			fmt.Sprintf("This version cannot remove %s from the cluster. Nothing was changed. Keep them in shards, or destroy and recreate the cluster.", strings.Join(removed, ", ")))
-		return
-	}
-	obs := cluster.Observe(ctx, r.data.pool, desired.Addrs(), true)
+	desired.Remove = minus(prior.Addrs(), desired.Addrs())
+	obs := cluster.Observe(ctx, r.data.pool, desired.Observed(), true)
 	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
 		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
 			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())

@@ -39,9 +39,13 @@ func checkLive(t *testing.T, nodes []*redistest.Node, masters []string, replicas
 		for _, n := range nodes {
 			byAddr[n.Addr()] = n
 		}
-		for _, n := range nodes {
-			if st := redistest.ClusterInfo(t, n)["cluster_state"]; st != "ok" {
-				return fmt.Errorf("%s reports cluster_state:%s", n.Addr(), st)
+		declared := append([]string(nil), masters...)
+		for _, r := range replicas {
+			declared = append(declared, r...)
+		}
+		for _, a := range declared {
+			if st := redistest.ClusterInfo(t, byAddr[a])["cluster_state"]; st != "ok" {
+				return fmt.Errorf("%s reports cluster_state:%s", a, st)
 			}
 		}
 		for i, m := range masters {
