@@ -153,14 +153,14 @@ func (e *Executor) runStage(ctx context.Context, obs *Observed, steps []Step, ba
 	)
 	for _, addr := range order {
 		wg.Add(1)
-		go func(addr string, idx []int) {
+		go func(idx []int) {
 			defer wg.Done()
 			if err := e.runNode(ctx, obs, steps, idx, base, &mu); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			}
-		}(addr, byNode[addr])
+		}(byNode[addr])
 	}
 	wg.Wait()
 	return errs.Err()

@@ -181,11 +181,3 @@ func TestApplyFailbackKilledAtEveryStep(t *testing.T) {
 		})
 	}
 }
-
-func waitLinkUp(t *testing.T, n *redistest.Node) {
-	t.Helper()
-	redistest.WaitFor(t, 30*time.Second, func() bool {
-		info := redistest.Info(t, n, "replication")
-		return info["master_link_status"] == "up" && info["master_sync_in_progress"] == "0"
-	}, n.Addr()+" to be in sync")
-}

@@ -166,9 +166,10 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 				return err
 			}
 		}
-		e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
+		// Best effort: gossip tells the other masters too.
+		_ = e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
 			_, _ = setSlots(ctx, e.Pool.Client(a), chunk, "NODE", dstID)
-			return nil // best effort: gossip tells them too
+			return nil
 		})
 		if time.Since(lastLog) > 2*time.Second {
 			lastLog = time.Now()

@@ -295,7 +295,8 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	for i, s := range d.Shards {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
-		if cur != s.Master && !(d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)) && d.Failback {
+		followsActing := mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)
+		if d.Failback && cur != s.Master && !followsActing {
 			// This round makes the declared master follow the acting one;
 			// the failback itself comes in the next round.
 			var reps []string

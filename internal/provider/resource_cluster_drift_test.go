@@ -352,7 +352,10 @@ func moveSlotByHand(t *testing.T, src, dst *redistest.Node, slot, keep int) {
 	}
 	redistest.Do(t, dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID)
 	redistest.Do(t, src, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID)
-	keys := redistest.Do(t, src, "CLUSTER", "GETKEYSINSLOT", slot, 1000).([]any)
+	keys, ok := redistest.Do(t, src, "CLUSTER", "GETKEYSINSLOT", slot, 1000).([]any)
+	if !ok {
+		t.Fatal("CLUSTER GETKEYSINSLOT did not answer a list")
+	}
 	if keep >= 0 && keep >= len(keys) {
 		t.Fatalf("slot %d has %d keys, cannot keep %d", slot, len(keys), keep)
 	}
