@@ -484,3 +484,39 @@ func TestAccCluster_nodeInAnotherCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestAccCluster_readWithDeadNode: a node killed after create makes refresh
+// warn, never drop the resource; the plan stays empty and names nothing to
+// change, and the node shows as unreachable in nodes.
+func TestAccCluster_readWithDeadNode(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 4, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	cfg := clusterConfig(nodes[0].Password(), shardsHCL(a[:2], [][]string{{a[2]}, {a[3]}}, nil))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() { nodes[3].Kill(t) },
+				Config:    cfg,
+				PlanOnly:  true,
+			},
+			{
+				// Refresh keeps the resource and records the node as unreachable.
+				RefreshState: true,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[3]+".link_state", "unreachable"),
+					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".role", "master"),
+					resource.TestCheckResourceAttr("redis_cluster.test", "state", "ok"),
+				),
+			},
+			{
+				PreConfig: func() { nodes[3].Restart(t) },
+				Config:    cfg,
+				PlanOnly:  true,
+			},
+		},
+	})
+}
