@@ -31,7 +31,7 @@ failed=0
 while IFS= read -r dir; do
   case "$dir" in examples/modules/*) continue ;; esac # validated through their callers
   copy="$work/$dir"
-  if ! grep -qs 'required_providers' "$copy"/*.tf; then
+  if ! grep -Eqs '^\s*required_providers\s*\{' "$copy"/*.tf; then
     cat > "$copy/zz_required_providers.tf" <<'TF'
 terraform {
   required_providers {

@@ -180,8 +180,11 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 			n.Err = nodeErr(addr, "CLUSTER INFO", info.Err())
 		case dbsize.Err() != nil:
 			n.Err = nodeErr(addr, "DBSIZE", dbsize.Err())
+		case views && nodes.Err() != nil:
+			n.Err = nodeErr(addr, "CLUSTER NODES", nodes.Err())
 		default:
-			n.Err = nodeErr(addr, "CLUSTER NODES", err)
+			// The connection itself failed (dial, TLS, AUTH at connect).
+			n.Err = nodeErr(addr, "connect", err)
 		}
 		return n
 	}

@@ -43,7 +43,17 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 	for _, a := range addrs {
 		n := obs.Node(a)
 		if !n.OK() {
-			out[a] = Member{Addr: a, Reachable: false, LinkState: "unreachable"}
+			m := Member{Addr: a, Reachable: false, LinkState: "unreachable"}
+			// What the others last heard of it, found by its address.
+			for _, b := range addrs {
+				for _, l := range obs.Node(b).Known() {
+					if l.Addr() == a || (announced != nil && announced(l.Addr()) == a) {
+						m.ID, m.Role, m.MasterID, m.Slots, m.Flags = l.ID, l.Role(), l.MasterID, l.Slots, l.Flags
+						known[l.ID] = true
+					}
+				}
+			}
+			out[a] = m
 			continue
 		}
 		known[n.ID] = true
