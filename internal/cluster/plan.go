@@ -553,6 +553,9 @@ func Converged(d Desired, obs *Observed) (bool, string) {
 				if l.Failing() {
 					return false, fmt.Sprintf("%s flags %s as failing (%s)", a, describe(b, id), strings.Join(l.Flags, ","))
 				}
+				if !l.Myself() && l.LinkState != "connected" {
+					return false, fmt.Sprintf("%s has its link to %s %s", a, describe(b, id), l.LinkState)
+				}
 				role, master, _ := d.Role(b)
 				if !d.Failback {
 					// Members of a shard are a set: accept either role as
