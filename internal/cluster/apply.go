@@ -109,6 +109,11 @@ func stepsSummary(steps []Step) string {
 // across nodes and in order on each node, simple commands to one node
 // pipelined in one round trip.
 func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []Step) error {
+	// An ACL user without the commands a step needs fails here, before
+	// any slot opens, naming the nodes and the grant.
+	if err := e.Pool.CheckStepAccess(ctx, steps, obs); err != nil {
+		return err
+	}
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() && steps[j].Wave == steps[i].Wave {

@@ -58,6 +58,9 @@ func (e *Executor) Destroy(ctx context.Context, addrs []string, force bool) erro
 		return &KeysError{Keys: keys}
 	}
 	if len(keys) > 0 {
+		if err := e.Pool.CheckAccess(ctx, sortedKeys(keys), AccessFlush); err != nil {
+			return err
+		}
 		if err := e.each(ctx, sortedKeys(keys), "FLUSHALL", func(ctx context.Context, a string) error {
 			return e.Pool.Client(a).FlushAll(ctx).Err()
 		}); err != nil {

@@ -189,16 +189,25 @@ func (e *TLSError) Unwrap() error { return e.Err }
 type PermissionError struct {
 	User    string   // the ACL user, "default" when none was configured
 	Missing []string // ACL command names, e.g. "cluster|meet"
-	Reply   string   // the first NOPERM reply, as Redis wrote it
+	// Keys: the user may not access every key (slot moves need ~*).
+	Keys  bool
+	Reply string // the first NOPERM reply, as Redis wrote it
 }
 
 func (e *PermissionError) Error() string {
-	grant := make([]string, len(e.Missing))
-	for i, c := range e.Missing {
-		grant[i] = "+" + c
+	var what, grant []string
+	if len(e.Missing) > 0 {
+		what = append(what, "run "+strings.Join(e.Missing, ", "))
 	}
-	return fmt.Sprintf("ACL user %q may not run %s (%s); grant it with: ACL SETUSER %s %s",
-		e.User, strings.Join(e.Missing, ", "), e.Reply, e.User, strings.Join(grant, " "))
+	if e.Keys {
+		what = append(what, "access every key")
+		grant = append(grant, "~*")
+	}
+	for _, c := range e.Missing {
+		grant = append(grant, "+"+c)
+	}
+	return fmt.Sprintf("ACL user %q may not %s (%s); grant it with: ACL SETUSER %s %s",
+		e.User, strings.Join(what, " or "), e.Reply, e.User, strings.Join(grant, " "))
 }
 
 // Secrets registered by NewPool; every NodeError redacts them.

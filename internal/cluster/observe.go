@@ -200,7 +200,12 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 		}
 		n.View = v
 	}
-	n.IP = resolveIP(ctx, pool.DialAddress(addr))
+	// MEET goes to where peers reach the node: the address it is declared
+	// (announced) at; the one Terraform dials differs behind address_map.
+	n.IP = resolveIP(ctx, addr)
+	if n.IP == "" {
+		n.IP = resolveIP(ctx, pool.DialAddress(addr))
+	}
 	return n
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"sort"
@@ -136,11 +135,6 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// ping is a cheap reachability probe used by callers that need one.
-func (p *Pool) ping(ctx context.Context, addr string) error {
-	return p.Client(addr).Ping(ctx).Err()
-}
-
 // Access names a set of commands the provider sends to a node.
 type Access int
 
@@ -186,10 +180,11 @@ var accessProbes = map[Access][]accessProbe{
 		{"cluster|setslot", []any{"CLUSTER", "SETSLOT", "-1", "STABLE"}},
 		{"cluster|getkeysinslot", []any{"CLUSTER", "GETKEYSINSLOT", "0", "0"}},
 		{"asking", []any{"ASKING"}},
-		// No key: NOKEY without connecting anywhere.
-		{"migrate", []any{"MIGRATE", "127.0.0.1", "1", "", "0", "1", "KEYS"}},
+		// A key that does not exist: NOKEY without connecting anywhere (or
+		// MOVED). It also asks for key access: MIGRATE moves every key.
+		{"migrate", []any{"MIGRATE", "127.0.0.1", "1", "", "0", "1", "KEYS", "{terraform-acl-probe}"}},
 		// An invalid payload: refused before the key is touched.
-		{"restore-asking", []any{"RESTORE-ASKING", "{terraform-probe}", "0", "-"}},
+		{"restore-asking", []any{"RESTORE-ASKING", "{terraform-acl-probe}", "0", "-"}},
 		{"select", []any{"SELECT", "0"}},
 	},
 	AccessFlush: {
@@ -246,6 +241,12 @@ func (p *Pool) probeAccess(ctx context.Context, c interface {
 		if perm == nil {
 			perm = &PermissionError{User: p.user(), Reply: e.Error()}
 		}
+		if strings.Contains(strings.ToLower(e.Error()), "key") {
+			// The command is allowed, the probe's key is not: MIGRATE
+			// and RESTORE-ASKING need every key (~*).
+			perm.Keys = true
+			continue
+		}
 		perm.Missing = append(perm.Missing, probes[i].acl)
 	}
 	if perm != nil {
@@ -263,9 +264,12 @@ func isRedisError(err error) bool {
 }
 
 func permissionNodeError(addr string, perm *PermissionError) *NodeError {
-	ops := make([]string, len(perm.Missing))
-	for i, c := range perm.Missing {
-		ops[i] = strings.ToUpper(strings.ReplaceAll(c, "|", " "))
+	ops := make([]string, 0, len(perm.Missing)+1)
+	for _, c := range perm.Missing {
+		ops = append(ops, strings.ToUpper(strings.ReplaceAll(c, "|", " ")))
+	}
+	if perm.Keys {
+		ops = append(ops, "key access")
 	}
 	return &NodeError{Addr: addr, Kind: ErrPermission, Op: strings.Join(ops, ", "), Err: perm}
 }
@@ -282,7 +286,7 @@ func (p *Pool) onConnect(ctx context.Context, addr string, cn *redis.Conn) error
 	var perm *PermissionError
 	switch {
 	case errors.As(err, &perm):
-		return permissionNodeError(addr, perm)
+		return &connError{permissionNodeError(addr, perm)}
 	case err != nil:
 		return err
 	}
@@ -444,18 +448,31 @@ func (p *Pool) speaksTLS(addr string) bool {
 	return errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:")
 }
 
-// firstReplyError turns a connection reset or EOF before the node's first
-// reply into what it means, or returns err as it is.
+// firstReplyError explains err, a failure before the node's first reply,
+// when it is a reset, an EOF or a TLS alert from the node; else it returns
+// err as it is.
 func firstReplyError(err error, explain func() error) error {
-	println("firstReplyError", err.Error(), errors.Is(err, syscall.ECONNRESET))
-	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+	if err == nil {
+		return nil
+	}
+	closed := errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	if !closed && !strings.Contains(err.Error(), "remote error: tls:") {
 		return err
 	}
 	if e := explain(); e != nil {
-		return e
+		return &connError{e}
 	}
 	return err
 }
+
+// connError carries an error out of a connection's setup. go-redis
+// unwraps one level of what fails there (to drop its own "failed to
+// authenticate: " prefixes), which would drop our explanation; this layer
+// is the one it drops, and it is transparent to errors.As otherwise.
+type connError struct{ err error }
+
+func (e *connError) Error() string { return e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
 
 // tlsConn is a TLS connection that explains a reset before the first reply.
 type tlsConn struct {
@@ -497,7 +514,6 @@ func (c *tlsConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	if err != nil {
 		err = c.explain(err)
-		println("tlsConn.Write returns", fmt.Sprintf("%T %v", err, err))
 	}
 	return n, err
 }
@@ -521,7 +537,6 @@ func (c *plainConn) explain(err error) error {
 		return err
 	}
 	return firstReplyError(err, func() error {
-		println("speaksTLS", c.pool.speaksTLS(c.addr))
 		if c.pool.speaksTLS(c.addr) {
 			return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
 		}
@@ -563,8 +578,34 @@ func (c *plainConn) SyscallConn() (syscall.RawConn, error) {
 // that closed it (a pending close_notify) is not handed out again. With
 // RESP2 and no push notifications go-redis only peeks at the socket.
 func (c *tlsConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.NetConn().(syscall.Conn); ok {
+	if sc, ok := c.NetConn().(syscall.Conn); ok {
 		return sc.SyscallConn()
 	}
 	return nil, errors.New("not a socket")
+}
+
+// CheckStepAccess checks, before steps run, that the ACL user may run what
+// they need beyond AccessManage, which every connection checks already:
+// with a slot move among them (StepMoveSlots, StepFixSlot), AccessMove on
+// every master observed, as MIGRATE logs in on the target as the same user
+// and SETSLOT NODE goes to every master. It changes nothing; a refusal names
+// each node and command, before the first slot opens.
+func (p *Pool) CheckStepAccess(ctx context.Context, steps []Step, obs *Observed) error {
+	moves := false
+	for _, s := range steps {
+		if s.Kind == StepMoveSlots || s.Kind == StepFixSlot {
+			moves = true
+			break
+		}
+	}
+	if !moves || obs == nil {
+		return nil
+	}
+	var masters []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		if self := obs.Node(a).Self(); self != nil && self.IsMaster() {
+			masters = append(masters, a)
+		}
+	}
+	return p.CheckAccess(ctx, masters, AccessMove)
 }

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -127,14 +128,19 @@ func DBSize(t testing.TB, n *Node) int64 {
 }
 
 // ClusterClient returns a go-redis cluster client seeded with the nodes' addresses and their
-// password (RESP2, no CLIENT SETINFO, no maintenance notifications). It is closed when the
-// test ends.
+// password (RESP2, no CLIENT SETINFO, no maintenance notifications; TLS with the client
+// certificate when the nodes serve TLS). It is closed when the test ends.
 func ClusterClient(t testing.TB, nodes []*Node) *redis.ClusterClient {
 	t.Helper()
 	if len(nodes) == 0 {
 		t.Fatal("redistest: ClusterClient needs at least one node")
 	}
+	var tc *tls.Config
+	if f := nodes[0].TLS(); f != nil {
+		tc = f.ClientConfig()
+	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{
+		TLSConfig:       tc,
 		Addrs:           Addrs(nodes),
 		Password:        nodes[0].Password(),
 		DialTimeout:     time.Second,

@@ -4,6 +4,11 @@
 // data) and filled with keys. Every process is killed and every directory removed when the test
 // ends; on Linux the kernel also kills the servers if the test binary dies.
 //
+// Nodes can serve TLS only (Options.TLS, with a CA and certificates NewTLSFiles generates; cluster
+// bus and replication over TLS too), announce other addresses (Options.NodeArgs) and have ACL
+// users besides the default one (Options.Users). The harness' own clients follow: Client,
+// ClusterClient and the readiness check use TLS with the client certificate when the nodes do.
+//
 // Tests in several packages may run at the same time as separate processes: ports are drawn at
 // random from 20000-29999 (cluster bus: port+10000), checked by binding them, and a start that
 // loses the race for its port is retried on another.
@@ -12,6 +17,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -74,6 +80,23 @@ type Options struct {
 	DistinctHosts bool
 	// ExtraArgs are appended to the redis-server command line (e.g. "--cluster-replica-validity-factor", "0").
 	ExtraArgs []string
+	// NodeArgs, when set, returns more arguments for each node from its address (for example
+	// "--cluster-announce-ip" with an address of the node's own). They follow ExtraArgs.
+	NodeArgs func(ip string, port int) []string
+
+	// TLS, when set, makes the nodes serve TLS only: --port 0, --tls-port on the node's port,
+	// --tls-cluster yes and --tls-replication yes, with the certificates of TLS (see
+	// NewTLSFiles). Client, ClusterClient and the readiness check then use TLS too, with the
+	// client certificate.
+	TLS *TLSFiles
+	// TLSAuthClients is tls-auth-clients ("yes", "no" or "optional"); "" keeps the server
+	// default, yes: clients must present a certificate the CA signed.
+	TLSAuthClients string
+
+	// Users are ACL rules, one per user, passed as --user (e.g. "terraform on >pw -@all
+	// +cluster|info"; words are split on spaces, so passwords cannot contain any). The default
+	// user keeps requirepass: the harness, replication and the cluster bus use it.
+	Users []string
 }
 
 // Bool returns a pointer to v, for Options.ClusterEnabled.
@@ -133,6 +156,9 @@ func (n *Node) LogFile() string { return filepath.Join(n.dir, logFileName) }
 // Password returns the node's requirepass.
 func (n *Node) Password() string { return n.opts.Password }
 
+// TLS returns the node's certificates, nil when it serves plain TCP.
+func (n *Node) TLS() *TLSFiles { return n.opts.TLS }
+
 // ClusterEnabled reports whether the node runs in cluster mode.
 func (n *Node) ClusterEnabled() bool { return *n.opts.ClusterEnabled }
 
@@ -171,7 +197,7 @@ func (n *Node) Client() *redis.Client {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.client == nil {
-		n.client = NewClient(n.Addr(), n.opts.Password)
+		n.client = redis.NewClient(clientOptions(n.Addr(), n.opts.Password, n.opts.TLS))
 	}
 	return n.client
 }
@@ -180,11 +206,21 @@ func (n *Node) Client() *redis.Client {
 // dial attempt, no command retries, no CLIENT SETINFO, no maintenance notifications. The
 // caller closes it.
 func NewClient(addr, password string) *redis.Client {
-	return redis.NewClient(clientOptions(addr, password))
+	return redis.NewClient(clientOptions(addr, password, nil))
 }
 
-func clientOptions(addr, password string) *redis.Options {
+// NewTLSClient is NewClient over TLS with the client certificate of f.
+func NewTLSClient(addr, password string, f *TLSFiles) *redis.Client {
+	return redis.NewClient(clientOptions(addr, password, f))
+}
+
+func clientOptions(addr, password string, f *TLSFiles) *redis.Options {
+	var tc *tls.Config
+	if f != nil {
+		tc = f.ClientConfig()
+	}
 	return &redis.Options{
+		TLSConfig:       tc,
 		Addr:            addr,
 		Password:        password,
 		DialTimeout:     time.Second,
@@ -295,8 +331,11 @@ func tail(s string, lines int) string {
 }
 
 func (n *Node) args() []string {
-	a := []string{
-		"--port", strconv.Itoa(n.port),
+	a := []string{"--port", strconv.Itoa(n.port)}
+	if n.opts.TLS != nil {
+		a = n.opts.TLS.args(n.port, n.opts.TLSAuthClients)
+	}
+	a = append(a,
 		"--bind", n.ip,
 		"--dir", n.dir,
 		"--requirepass", n.opts.Password,
@@ -306,6 +345,11 @@ func (n *Node) args() []string {
 		"--daemonize", "no",
 		"--logfile", n.LogFile(),
 		"--protected-mode", "no",
+	)
+	for _, u := range n.opts.Users {
+		// Each word its own argument: redis-server quotes every argument as one token.
+		a = append(a, "--user")
+		a = append(a, strings.Fields(u)...)
 	}
 	if n.distinct {
 		a = append(a, "--bind-source-addr", n.ip)
@@ -321,7 +365,11 @@ func (n *Node) args() []string {
 			"--cluster-node-timeout", strconv.FormatInt(n.opts.NodeTimeout.Milliseconds(), 10),
 		)
 	}
-	return append(a, n.opts.ExtraArgs...)
+	a = append(a, n.opts.ExtraArgs...)
+	if n.opts.NodeArgs != nil {
+		a = append(a, n.opts.NodeArgs(n.ip, n.port)...)
+	}
+	return a
 }
 
 var errAddrInUse = errors.New("address already in use")
@@ -388,7 +436,7 @@ func (n *Node) waitReady(cmd *exec.Cmd, done chan struct{}) error {
 		// cmd.ProcessState is set: done closes after cmd.Wait returns.
 		return fmt.Errorf("redis-server on %s exited before answering (%v; last error: %v)", n.Addr(), cmd.ProcessState, lastErr)
 	}
-	opt := clientOptions(n.Addr(), n.opts.Password)
+	opt := clientOptions(n.Addr(), n.opts.Password, n.opts.TLS)
 	opt.ReadTimeout = time.Second // a non-Redis listener on the port must not stall the poll
 	opt.WriteTimeout = time.Second
 	opt.PoolSize = 1
