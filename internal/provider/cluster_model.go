@@ -131,6 +131,11 @@ func validateShards(shards []shardConfig, diags *diag.Diagnostics) {
 					fmt.Sprintf("shards[%d].slots: %v. Write slots as \"a-b\" ranges or single \"n\" slots, 0 <= n <= 16383, each once.", i, err))
 				continue
 			}
+			if ss.Empty() {
+				diags.AddAttributeError(path.Root("shards").AtListIndex(i).AtName("slots"), "Shard Without Slots",
+					fmt.Sprintf("shards[%d].slots is empty. A master that serves no slot turns itself into a replica (Redis' cluster-allow-replica-migration), so it could never be the master declared here. Give it at least one slot, or remove the shard.", i))
+				continue
+			}
 			shards[i].Slots = ss
 		}
 	}

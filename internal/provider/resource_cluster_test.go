@@ -370,6 +370,8 @@ func TestAccCluster_badInputs(t *testing.T) {
 		{"malformed_address", `[{ master = "127.0.0.1" }]`, `"127.0.0.1" is not a\s+host:port address`},
 		{"port_too_big", `[{ master = "127.0.0.1:70000" }]`, `port "70000": the\s+port must be a number from 1 to 65535`},
 		{"no_shards", `[]`, `(?s)shards.*at least 1`},
+		{"shard_without_slots", `[{ master = "127.0.0.1:7001", slots = ["0-16383"] }, { master = "127.0.0.1:7002", slots = [] }]`,
+			`shards\[1\]\.slots is empty`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -166,69 +166,129 @@ func TestAccCluster_replicas(t *testing.T) {
 	})
 }
 
-// TestAccCluster_slotsChangeUnderWrites changes the declared slots while a
-// client writes through a cluster client: every acknowledged write holds
-// its last acknowledged value afterwards.
-func TestAccCluster_slotsChangeUnderWrites(t *testing.T) {
+// liveWriter writes through a cluster client until stopped and remembers
+// the last acknowledged value of every key.
+type liveWriter struct {
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	acked map[string]string
+	errs  int
+}
+
+func startWriter(t *testing.T, nodes []*redistest.Node) *liveWriter {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	w := &liveWriter{stop: cancel, acked: map[string]string{}}
+	cc := redistest.ClusterClient(t, nodes)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for i := 0; ctx.Err() == nil && i < 2_000_000; i++ {
+			k := fmt.Sprintf("live:%d", i%3000)
+			v := strconv.Itoa(i)
+			if err := cc.Set(ctx, k, v, 0).Err(); err != nil {
+				w.mu.Lock()
+				w.errs++
+				w.mu.Unlock()
+				continue
+			}
+			w.mu.Lock()
+			w.acked[k] = v
+			w.mu.Unlock()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // writes are flowing before the move starts
+	return w
+}
+
+// finish stops the writer and checks every acknowledged write on the nodes.
+func (w *liveWriter) finish(t *testing.T, nodes []*redistest.Node) error {
+	w.stop()
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("%d acknowledged live keys, %d failed writes (not acknowledged, allowed)", len(w.acked), w.errs)
+	if len(w.acked) == 0 {
+		return fmt.Errorf("no live write was acknowledged")
+	}
+	redistest.CheckKeys(t, nodes, w.acked)
+	return nil
+}
+
+// TestAccCluster_movesUnderWrites changes the cluster three ways while a
+// client writes through a cluster client (declared slots re-split, a shard
+// added with slots unset, a shard removed): after each, every acknowledged
+// write holds its last acknowledged value.
+func TestAccCluster_movesUnderWrites(t *testing.T) {
 	t.Parallel()
-	nodes := redistest.Start(t, 3, redistest.Options{})
-	a := redistest.Addrs(nodes)
-	pw := nodes[0].Password()
-	before := clusterConfig(pw, shardsHCL(a, nil, [][]string{{"0-5460"}, {"5461-10922"}, {"10923-16383"}}), "  force_destroy = true")
-	after := clusterConfig(pw, shardsHCL(a, nil, [][]string{{"0-2000", "12000-16383"}, {"2001-8000"}, {"8001-11999"}}), "  force_destroy = true")
-	var (
-		written map[string]string
-		stop    context.CancelFunc
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		acked   = map[string]string{}
-		errs    int
-	)
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkAllReset(t, nodes),
-		Steps: []resource.TestStep{
-			{Config: before, Check: fill(t, nodes, 5000, &written)},
-			{
-				PreConfig: func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-					stop = cancel
-					cc := redistest.ClusterClient(t, nodes)
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for i := 0; ctx.Err() == nil && i < 2_000_000; i++ {
-							k := fmt.Sprintf("live:%d", i%3000)
-							v := strconv.Itoa(i)
-							if err := cc.Set(ctx, k, v, 0).Err(); err != nil {
-								mu.Lock()
-								errs++
-								mu.Unlock()
-								continue
-							}
-							mu.Lock()
-							acked[k] = v
-							mu.Unlock()
-						}
-					}()
-					time.Sleep(200 * time.Millisecond) // writes are flowing before the move starts
-				},
-				Config: after,
-				Check: func(*terraform.State) error {
-					stop()
-					wg.Wait()
-					mu.Lock()
-					defer mu.Unlock()
-					t.Logf("%d acknowledged live keys, %d failed writes (not acknowledged, allowed)", len(acked), errs)
-					if len(acked) == 0 {
-						return fmt.Errorf("no live write was acknowledged")
-					}
-					redistest.CheckKeys(t, nodes, acked)
-					redistest.CheckKeys(t, nodes, written)
-					return checkLive(t, nodes, a, [][]string{nil, nil, nil}, []string{"0-2000,12000-16383", "2001-8000", "8001-11999"})(nil)
-				},
+	cases := []struct {
+		name          string
+		nodes         int
+		before, after func(a []string, pw string) string
+		members       []int // nodes left in the cluster after
+	}{
+		{"declared_slots", 3,
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a, nil, [][]string{{"0-5460"}, {"5461-10922"}, {"10923-16383"}}), "  force_destroy = true")
 			},
-			{Config: after, PlanOnly: true},
-		},
-	})
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a, nil, [][]string{{"0-2000", "12000-16383"}, {"2001-8000"}, {"8001-11999"}}), "  force_destroy = true")
+			},
+			[]int{0, 1, 2}},
+		{"add_shard", 4,
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a[:3], nil, nil), "  force_destroy = true")
+			},
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a, nil, nil), "  force_destroy = true")
+			},
+			[]int{0, 1, 2, 3}},
+		{"remove_shard", 4,
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a, nil, nil), "  force_destroy = true")
+			},
+			func(a []string, pw string) string {
+				return clusterConfig(pw, shardsHCL(a[1:], nil, nil), "  force_destroy = true")
+			},
+			[]int{1, 2, 3}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			nodes := redistest.Start(t, c.nodes, redistest.Options{})
+			a := redistest.Addrs(nodes)
+			pw := nodes[0].Password()
+			var members []*redistest.Node
+			for _, i := range c.members {
+				members = append(members, nodes[i])
+			}
+			var written map[string]string
+			var w *liveWriter
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy:             checkAllReset(t, nodes),
+				Steps: []resource.TestStep{
+					{
+						Config: c.before(a, pw),
+						Check: func(*terraform.State) error {
+							written = redistest.Fill(t, nodes[:3], 5000, "d2")
+							return nil
+						},
+					},
+					{
+						PreConfig: func() { w = startWriter(t, nodes) },
+						Config:    c.after(a, pw),
+						Check: func(*terraform.State) error {
+							if err := w.finish(t, members); err != nil {
+								return err
+							}
+							redistest.CheckKeys(t, members, written)
+							return nil
+						},
+					},
+					{Config: c.after(a, pw), PlanOnly: true},
+				},
+			})
+		})
+	}
 }
