@@ -105,7 +105,7 @@ func providerRC(b *testing.B) string {
 			buildErr = err
 			return
 		}
-		buildDir, err = os.MkdirTemp("", "bench-provider-")
+		buildDir, err = os.MkdirTemp("", "bench-provider-") //nolint:usetesting // built once, shared by every benchmark
 		if err != nil {
 			buildErr = err
 			return
@@ -343,7 +343,7 @@ func (w *workspace) run(args ...string) (out string, code int, took time.Duratio
 }
 
 // mustRun runs terraform and fails the benchmark unless it exits with want.
-func (w *workspace) mustRun(b *testing.B, want int, args ...string) time.Duration {
+func (w *workspace) mustRun(b *testing.B, want int, args ...string) time.Duration { //nolint:unparam // the exit code is part of the contract
 	b.Helper()
 	out, code, took, err := w.run(args...)
 	if err != nil || code != want {

@@ -91,7 +91,10 @@ func (e *Executor) assignSlot(ctx context.Context, obs *Observed, slot int, owne
 			}
 			return nil
 		})
-		if err := node.Err(); err != nil && (i == 0 || a == from) && !(a == from && strings.Contains(err.Error(), "only with masters")) {
+		// A source that gave away its last slot may already be a replica
+		// of the new owner ("use SETSLOT only with masters"): done.
+		turnedReplica := a == from && node.Err() != nil && strings.Contains(node.Err().Error(), "only with masters")
+		if err := node.Err(); err != nil && (i == 0 || a == from) && !turnedReplica {
 			return nodeErr(a, fmt.Sprintf("CLUSTER SETSLOT %d NODE", slot), err)
 		}
 	}

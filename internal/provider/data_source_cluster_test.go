@@ -26,13 +26,12 @@ import (
 // deadAddr is an address nothing listens on: connections are refused at once.
 const deadAddr = "127.0.0.1:1"
 
-func dataSourceConfig(password string, seeds []string, extra ...string) string {
+func dataSourceConfig(password string, seeds []string) string {
 	return providerConfig(password) + fmt.Sprintf(`
 data "redis_cluster" "test" {
   seeds = %s
 }
-%s
-`, hclList(seeds), strings.Join(extra, "\n"))
+`, hclList(seeds))
 }
 
 // createdRanges are the slots redistest.CreateCluster gives m masters.
@@ -240,7 +239,10 @@ func protoRead(t *testing.T, password string, seeds []string) ([]*tfprotov6.Diag
 		t.Fatal(err)
 	}
 	object := func(s *tfprotov6.Schema, set map[string]tftypes.Value) *tfprotov6.DynamicValue {
-		typ := s.ValueType().(tftypes.Object)
+		typ, ok := s.ValueType().(tftypes.Object)
+		if !ok {
+			t.Fatalf("schema value type %T is not an object", s.ValueType())
+		}
 		vals := map[string]tftypes.Value{}
 		for name, at := range typ.AttributeTypes {
 			if v, ok := set[name]; ok {

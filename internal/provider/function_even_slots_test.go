@@ -26,7 +26,11 @@ func evenSlotsGo(t *testing.T, n int64) ([][]string, *function.FuncError) {
 		return nil, ferr
 	}
 	var out [][]string
-	if d := v.(types.List).ElementsAs(context.Background(), &out, false); d.HasError() {
+	list, ok := v.(types.List)
+	if !ok {
+		t.Fatalf("even_slots(%d) returned %T, want a list", n, v)
+	}
+	if d := list.ElementsAs(context.Background(), &out, false); d.HasError() {
 		t.Fatalf("even_slots(%d) result: %v", n, d)
 	}
 	return out, nil

@@ -46,7 +46,11 @@ func shardsGo(t *testing.T, nodes []string, replicas int64) ([]shardGo, *functio
 		return nil, ferr
 	}
 	var out []shardGo
-	if d := v.(types.List).ElementsAs(context.Background(), &out, false); d.HasError() {
+	list, ok := v.(types.List)
+	if !ok {
+		t.Fatalf("shards returned %T, want a list", v)
+	}
+	if d := list.ElementsAs(context.Background(), &out, false); d.HasError() {
 		t.Fatalf("shards result: %v", d)
 	}
 	return out, nil

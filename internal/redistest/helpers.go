@@ -215,7 +215,11 @@ func CheckKeys(t testing.TB, nodes []*Node, want map[string]string) {
 		cancel()
 		for i, cmd := range cmds {
 			k := keys[lo+i]
-			got, err := cmd.(*redis.StringCmd).Result()
+			sc, ok := cmd.(*redis.StringCmd)
+			if !ok {
+				t.Fatalf("redistest: CheckKeys: unexpected command type %T", cmd)
+			}
+			got, err := sc.Result()
 			if err == nil && got == want[k] {
 				continue
 			}

@@ -518,7 +518,10 @@ func Start(t testing.TB, n int, opts Options) []*Node {
 	})
 
 	for i := range nodes {
-		dir, err := os.MkdirTemp("", "redistest-")
+		// Not t.TempDir: a node's directory must outlive Kill and Restart
+		// within the test and is removed by the harness's own cleanup,
+		// after the process is gone.
+		dir, err := os.MkdirTemp("", "redistest-") //nolint:usetesting // see above
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 		}

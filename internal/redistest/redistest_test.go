@@ -207,7 +207,10 @@ func TestStartCluster(t *testing.T) {
 
 func configGet(t *testing.T, n *Node, key string) []string {
 	t.Helper()
-	v := Do(t, n, "CONFIG", "GET", key).([]any)
+	v, ok := Do(t, n, "CONFIG", "GET", key).([]any)
+	if !ok {
+		t.Fatalf("CONFIG GET %s did not answer a list", key)
+	}
 	out := make([]string, len(v))
 	for i, x := range v {
 		out[i] = fmt.Sprint(x)
