@@ -122,16 +122,8 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 			others = append(others, a)
 		}
 	}
-	// A master that just joined refuses migrated keys (CLUSTERDOWN) until
-	// it reports cluster_state:ok itself.
-	for {
-		info, err := tgt.ClusterInfo(ctx).Result()
-		if err == nil && ParseInfo(info)["cluster_state"] == "ok" {
-			break
-		}
-		if err := sleep(ctx, e.poll()); err != nil {
-			return fmt.Errorf("node %s: waiting for cluster_state:ok before moving slots to it: %w", s.Target, err)
-		}
+	if err := e.waitClusterOK(ctx, s.Target); err != nil {
+		return err
 	}
 	all := s.Slots.Slots()
 	start, lastLog, moved := time.Now(), time.Now(), 0
@@ -304,6 +296,22 @@ func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip 
 	return moved, nil
 }
 
+// waitClusterOK waits until a node reports cluster_state:ok: a master that
+// just joined, or just restarted, refuses migrated keys (CLUSTERDOWN) until
+// then.
+func (e *Executor) waitClusterOK(ctx context.Context, addr string) error {
+	c := e.Pool.Client(addr)
+	for {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && ParseInfo(info)["cluster_state"] == "ok" {
+			return nil
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: waiting for cluster_state:ok before moving keys to it: %w", addr, err)
+		}
+	}
+}
+
 // fixSlot settles a slot left importing/migrating by an interrupted move:
 // the owner (s.Addr) imports it from whoever serves it now, every other
 // node holding keys of it hands them over, and the slot is assigned to the
@@ -312,6 +320,9 @@ func (e *Executor) fixSlot(ctx context.Context, obs *Observed, s Step) error {
 	slot := s.Slots.First()
 	owner, ownerID := s.Addr, s.TargetID
 	ip, port := dest(obs, owner)
+	if err := e.waitClusterOK(ctx, owner); err != nil {
+		return err
+	}
 	claimant := ""
 	for _, a := range sortedKeys(obs.Nodes) {
 		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && self.Slots.Has(slot) {

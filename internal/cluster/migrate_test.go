@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,61 @@ func TestMoveInterruptedThenFinished(t *testing.T) {
 	e = newExecutor(t, pw)
 	if _, err := e.Apply(ctx, after, nil); err != nil {
 		t.Fatalf("apply after the interruption: %v", err)
+	}
+	redistest.CheckKeys(t, nodes, written)
+	if ok, why := cluster.Converged(after, cluster.Observe(ctx, e.Pool, after.Addrs(), true)); !ok {
+		t.Fatal(why)
+	}
+}
+
+// TestMoveNodeKilledThenFinished kills -9 the target node in the middle of
+// a slot move (nodes persist with appendfsync always); once it is back,
+// the next apply settles the open slots and finishes the move, no key lost.
+func TestMoveNodeKilledThenFinished(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{ExtraArgs: []string{"--appendonly", "yes", "--appendfsync", "always"}})
+	a := redistest.Addrs(nodes)
+	pw := nodes[0].Password()
+	e := newExecutor(t, pw)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	all := cluster.NewSlotSet(cluster.SlotRange{Start: 0, End: 16383})
+	if _, err := e.Apply(ctx, cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Slots: all}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	written := redistest.Fill(t, nodes[:1], 20000, "kill")
+	after := cluster.Desired{Shards: []cluster.Shard{
+		{Master: a[0], Slots: cluster.NewSlotSet(cluster.SlotRange{Start: 0, End: 8191})},
+		{Master: a[1], Slots: cluster.NewSlotSet(cluster.SlotRange{Start: 8192, End: 16383})},
+	}}
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if redistest.DBSize(t, nodes[1]) > 2000 {
+				nodes[1].Kill(t)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	e = newExecutor(t, pw)
+	runCtx, stop := context.WithTimeout(ctx, 20*time.Second)
+	_, err := e.Apply(runCtx, after, nil)
+	stop()
+	<-killed
+	if err == nil {
+		t.Skip("the move finished before the target could be killed")
+	}
+	t.Logf("apply with the target killed midway: %v", err)
+	if !strings.Contains(err.Error(), `"kill:`) && !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("a key that failed to move must be named: %v", err)
+	}
+	nodes[1].Restart(t)
+	e = newExecutor(t, pw)
+	if _, err := e.Apply(ctx, after, nil); err != nil {
+		t.Fatalf("apply after the target came back: %v", err)
 	}
 	redistest.CheckKeys(t, nodes, written)
 	if ok, why := cluster.Converged(after, cluster.Observe(ctx, e.Pool, after.Addrs(), true)); !ok {
