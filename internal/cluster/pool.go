@@ -349,7 +349,12 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 			return nil, err
 		}
 		if p.cfg.TLS == nil {
-			return &plainConn{Conn: raw, pool: p, addr: addr}, nil
+			return &firstReplyConn{Conn: raw, socket: raw, explainFirst: func(err error) error {
+				if p.speaksTLS(addr) {
+					return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
+				}
+				return nil
+			}}, nil
 		}
 		cfg := p.cfg.TLS.Clone()
 		if cfg.ServerName == "" {
@@ -357,10 +362,10 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 				cfg.ServerName = host
 			}
 		}
-		tc := &tlsConn{}
+		certRequested := false
 		if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
 			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				tc.certRequested = true
+				certRequested = true
 				return &tls.Certificate{}, nil
 			}
 		}
@@ -369,10 +374,14 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 		conn := tls.Client(raw, cfg)
 		if err := conn.HandshakeContext(hctx); err != nil {
 			_ = raw.Close()
-			return nil, p.handshakeError(ctx, addr, err, tc.certRequested)
+			return nil, p.handshakeError(ctx, addr, err, certRequested)
 		}
-		tc.Conn = conn
-		return tc, nil
+		return &firstReplyConn{Conn: conn, socket: raw, explainFirst: func(err error) error {
+			if certRequested {
+				return &TLSError{Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+			}
+			return &TLSError{Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)", Err: err}
+		}}, nil
 	}
 }
 
@@ -474,77 +483,33 @@ type connError struct{ err error }
 func (e *connError) Error() string { return e.err.Error() }
 func (e *connError) Unwrap() error { return e.err }
 
-// tlsConn is a TLS connection that explains a reset before the first reply.
-type tlsConn struct {
-	*tls.Conn
-	certRequested bool
-	mu            sync.Mutex
-	replied       bool
-}
-
-func (c *tlsConn) explain(err error) error {
-	c.mu.Lock()
-	replied := c.replied
-	c.mu.Unlock()
-	if replied {
-		return err
-	}
-	return firstReplyError(err, func() error {
-		if c.certRequested {
-			return &TLSError{Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
-		}
-		return &TLSError{Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)", Err: err}
-	})
-}
-
-func (c *tlsConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.mu.Lock()
-		c.replied = true
-		c.mu.Unlock()
-	}
-	if err != nil {
-		err = c.explain(err)
-	}
-	return n, err
-}
-
-func (c *tlsConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if err != nil {
-		err = c.explain(err)
-	}
-	return n, err
-}
-
-// plainConn is a TCP connection that explains a reset before the first
-// reply when the node speaks TLS on the port. It keeps exposing the socket
-// (syscall.Conn) so go-redis can still health-check idle connections.
-type plainConn struct {
+// firstReplyConn explains an error that comes before the node's first
+// reply (a reset right after connecting: a rejected client certificate
+// under TLS 1.3, or TLS spoken on a plain port) with explainFirst, which
+// returns nil when it knows no better; later errors pass as they are.
+type firstReplyConn struct {
 	net.Conn
-	pool    *Pool
-	addr    string
-	mu      sync.Mutex
-	replied bool
+	// socket is the TCP connection (under TLS, the raw one), exposed as a
+	// syscall.Conn so go-redis can health-check idle connections and not
+	// hand out one the node closed. With RESP2 and no push notifications
+	// go-redis only peeks at it.
+	socket       net.Conn
+	explainFirst func(err error) error
+	mu           sync.Mutex
+	replied      bool
 }
 
-func (c *plainConn) explain(err error) error {
+func (c *firstReplyConn) explain(err error) error {
 	c.mu.Lock()
 	replied := c.replied
 	c.mu.Unlock()
 	if replied {
 		return err
 	}
-	return firstReplyError(err, func() error {
-		if c.pool.speaksTLS(c.addr) {
-			return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
-		}
-		return nil
-	})
+	return firstReplyError(err, func() error { return c.explainFirst(err) })
 }
 
-func (c *plainConn) Read(b []byte) (int, error) {
+func (c *firstReplyConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.mu.Lock()
@@ -557,7 +522,7 @@ func (c *plainConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (c *plainConn) Write(b []byte) (int, error) {
+func (c *firstReplyConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	if err != nil {
 		err = c.explain(err)
@@ -565,20 +530,9 @@ func (c *plainConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// SyscallConn exposes the socket for go-redis' idle connection check.
-func (c *plainConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.(syscall.Conn); ok {
-		return sc.SyscallConn()
-	}
-	return nil, errors.New("not a socket")
-}
-
-// SyscallConn exposes the TCP socket under TLS for go-redis' idle
-// connection check, so a connection to a node that was killed (EOF) or
-// that closed it (a pending close_notify) is not handed out again. With
-// RESP2 and no push notifications go-redis only peeks at the socket.
-func (c *tlsConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.NetConn().(syscall.Conn); ok {
+// SyscallConn exposes the TCP socket for go-redis' idle connection check.
+func (c *firstReplyConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.socket.(syscall.Conn); ok {
 		return sc.SyscallConn()
 	}
 	return nil, errors.New("not a socket")
