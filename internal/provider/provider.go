@@ -344,3 +344,16 @@ func (p *redisProvider) DataSources(context.Context) []func() datasource.DataSou
 func (p *redisProvider) Functions(context.Context) []func() function.Function {
 	return []func() function.Function{NewKeySlotFunction, NewEvenSlotsFunction, NewShardsFunction}
 }
+
+// configuredData is what Configure hands resources and data sources; nil
+// before the provider is configured (validation, for instance).
+func configuredData(pd any, diags *diag.Diagnostics) *providerData {
+	if pd == nil {
+		return nil
+	}
+	data, ok := pd.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", pd))
+	}
+	return data
+}
