@@ -334,7 +334,7 @@ func (d *providerData) mask(ctx context.Context) context.Context {
 }
 
 func (p *redisProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewClusterResource}
+	return []func() resource.Resource{NewClusterResource, NewClusterNodeResource}
 }
 
 func (p *redisProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,422 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tfredis/terraform-provider-redis/internal/cluster"
+)
+
+var (
+	_ resource.Resource                   = (*clusterNodeResource)(nil)
+	_ resource.ResourceWithConfigure      = (*clusterNodeResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*clusterNodeResource)(nil)
+	_ resource.ResourceWithImportState    = (*clusterNodeResource)(nil)
+)
+
+// NewClusterNodeResource is the redis_cluster_node resource factory.
+func NewClusterNodeResource() resource.Resource { return &clusterNodeResource{} }
+
+type clusterNodeResource struct {
+	data *providerData
+}
+
+func (r *clusterNodeResource) Configure(ctx context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	c := &clusterResource{}
+	c.Configure(ctx, req, resp)
+	r.data = c.data
+}
+
+func (r *clusterNodeResource) executor() *cluster.Executor {
+	return (&clusterResource{data: r.data}).executor()
+}
+
+func (r *clusterNodeResource) redact(err error) string {
+	return cluster.Redact(err.Error(), r.data.password)
+}
+
+type clusterNodeModel struct {
+	ID        types.String   `tfsdk:"id"`
+	Address   types.String   `tfsdk:"address"`
+	Seeds     types.List     `tfsdk:"seeds"`
+	Role      types.String   `tfsdk:"role"`
+	Master    types.String   `tfsdk:"master"`
+	Slots     types.List     `tfsdk:"slots"`
+	Failback  types.Bool     `tfsdk:"failback"`
+	LinkState types.String   `tfsdk:"link_state"`
+	Flags     types.List     `tfsdk:"flags"`
+	Timeouts  timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *clusterNodeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster_node"
+}
+
+func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "One node's membership and role in a Redis Cluster, for clusters composed of one resource per node (with `for_each`, inside modules). " +
+			"Terraform creates and destroys such resources in parallel; no `depends_on` is needed between them. " +
+			"Create assigns a master's free declared slots before it meets its seeds, makes a replica follow its declared master, and returns once the node and its seeds agree on its role, slots and master. " +
+			"Destroy hands a master's slots to the other masters, makes every member forget the node, and resets it (CLUSTER RESET HARD). " +
+			"A node is managed by one resource; `redis_cluster` ignores members it does not list.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Node ID (CLUSTER MYID).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"address": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Address (`host:port`) of the node. Changing it replaces the resource.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"seeds": schema.ListAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Addresses (`host:port`) of members, or of nodes joining alongside, that the node meets to join. Unreachable seeds are skipped.",
+			},
+			"role": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "`master` or `replica`.",
+				Validators:          []validator.String{stringvalidator.OneOf(cluster.RoleMaster, cluster.RoleReplica)},
+			},
+			"master": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Replicas only, and required for them: address (`host:port`) of the master the node follows.",
+			},
+			"slots": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Masters only: hash slots the node serves, as `\"a-b\"` ranges or single `\"n\"` slots. " +
+					"Slots nobody serves are assigned before the node meets its seeds; slots another master serves move here with their keys.",
+			},
+			"failback": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+				MarkdownDescription: "When a failover swapped this node and its declared master (or replica), show it as drift and hand mastership back with CLUSTER FAILOVER once the replica is in sync. " +
+					"When false, such a swap is not drift. Default `true`.",
+			},
+			"link_state": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`connected` or `disconnected` as a seed sees the node; `unreachable` when Terraform could not read it.",
+			},
+			"flags": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "CLUSTER NODES flags as a seed sees the node (`master`, `slave`, `fail?`, ...).",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+// specFrom converts the model; unknown values are left empty.
+func specFrom(ctx context.Context, m clusterNodeModel) (cluster.NodeSpec, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	spec := cluster.NodeSpec{
+		Addr:     m.Address.ValueString(),
+		Role:     m.Role.ValueString(),
+		Master:   m.Master.ValueString(),
+		Failback: m.Failback.IsNull() || m.Failback.IsUnknown() || m.Failback.ValueBool(),
+	}
+	if !m.Seeds.IsNull() && !m.Seeds.IsUnknown() {
+		var seeds []types.String
+		diags.Append(m.Seeds.ElementsAs(ctx, &seeds, false)...)
+		for _, s := range seeds {
+			if s.IsUnknown() {
+				continue
+			}
+			spec.Seeds = append(spec.Seeds, s.ValueString())
+		}
+	}
+	if !m.Slots.IsNull() && !m.Slots.IsUnknown() {
+		var items []types.String
+		diags.Append(m.Slots.ElementsAs(ctx, &items, false)...)
+		var strs []string
+		for _, s := range items {
+			if s.IsUnknown() {
+				continue
+			}
+			strs = append(strs, s.ValueString())
+		}
+		set, err := cluster.ParseSlotSet(strs)
+		if err != nil {
+			diags.AddAttributeError(path.Root("slots"), "Invalid Slots", err.Error())
+		}
+		spec.Slots = set
+	}
+	return spec, diags
+}
+
+func (r *clusterNodeResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m clusterNodeModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, diags := specFrom(ctx, m)
+	resp.Diagnostics.Append(diags...)
+	if m.Role.IsUnknown() || m.Role.IsNull() {
+		return
+	}
+	switch spec.Role {
+	case cluster.RoleMaster:
+		if !m.Master.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("master"), "Master Set On A Master",
+				fmt.Sprintf("role is %q, so master must not be set: only a replica follows a master. Remove master, or set role = %q.", cluster.RoleMaster, cluster.RoleReplica))
+		}
+	case cluster.RoleReplica:
+		if m.Master.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("master"), "Replica Without Master",
+				fmt.Sprintf("role is %q, so master is required: the address of the master it follows.", cluster.RoleReplica))
+		}
+		if !m.Slots.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("slots"), "Slots Set On A Replica",
+				fmt.Sprintf("role is %q, so slots must not be set: a replica serves no slots of its own. Remove slots, or set role = %q.", cluster.RoleReplica, cluster.RoleMaster))
+		}
+	}
+	check := func(p path.Path, v types.String) {
+		if v.IsNull() || v.IsUnknown() {
+			return
+		}
+		if err := cluster.ValidateAddress(v.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(p, "Invalid Address", err.Error())
+		}
+	}
+	check(path.Root("address"), m.Address)
+	check(path.Root("master"), m.Master)
+	if !m.Seeds.IsNull() && !m.Seeds.IsUnknown() {
+		var seeds []types.String
+		resp.Diagnostics.Append(m.Seeds.ElementsAs(ctx, &seeds, false)...)
+		for i, s := range seeds {
+			check(path.Root("seeds").AtListIndex(i), s)
+		}
+	}
+	if !m.Master.IsNull() && !m.Address.IsUnknown() && m.Master.ValueString() == m.Address.ValueString() {
+		resp.Diagnostics.AddAttributeError(path.Root("master"), "Node Follows Itself", "master is the node's own address.")
+	}
+}
+
+// fill writes what was read into the computed attributes.
+func fillNodeComputed(m *clusterNodeModel, st cluster.NodeStatus) diag.Diagnostics {
+	var diags diag.Diagnostics
+	m.ID = types.StringValue(st.ID)
+	m.LinkState = types.StringValue(st.LinkState)
+	flags, d := types.ListValueFrom(context.Background(), types.StringType, nonNil(st.Flags))
+	diags.Append(d...)
+	m.Flags = flags
+	return diags
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (r *clusterNodeResource) nodeError(summary string, err error, next string, diags *diag.Diagnostics) {
+	msg := r.redact(err)
+	if rem := remedyOf(err); rem != "" {
+		msg += "\n" + rem
+	}
+	if next != "" {
+		msg += "\n\n" + next
+	}
+	diags.AddError(summary, msg)
+}
+
+func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = r.data.mask(ctx)
+	var plan clusterNodeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	spec, diags := specFrom(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	obs, err := r.executor().JoinNode(ctx, spec, true)
+	if err != nil {
+		r.nodeError("Cluster Node Not Joined", fmt.Errorf("joining %s stopped after %s: %w",
+			spec.Addr, time.Since(start).Round(time.Millisecond), err),
+			"Fix the cause and run terraform apply again: it continues from where the node is.", &resp.Diagnostics)
+		return
+	}
+	tflog.Info(ctx, "cluster node ready", map[string]any{"address": spec.Addr, "elapsed_ms": time.Since(start).Milliseconds()})
+	resp.Diagnostics.Append(fillNodeComputed(&plan, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = r.data.mask(ctx)
+	var state clusterNodeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, diags := specFrom(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	st, _ := cluster.ReadNode(ctx, r.data.pool, spec)
+	if !st.Reachable {
+		if cluster.IsUnreachable(st.Err) {
+			resp.Diagnostics.AddWarning("Cluster Node Unreachable",
+				fmt.Sprintf("%s\nThe state keeps what was last read. Apply fails if it needs this node.", r.redact(st.Err)))
+			return
+		}
+		if st.Err != nil {
+			r.nodeError("Cannot Read Cluster Node", st.Err, "", &resp.Diagnostics)
+		}
+		return
+	}
+	if cluster.IsNodeGone(st, state.ID.ValueString()) {
+		tflog.Warn(ctx, "the node left its cluster (lone, or reset with a new ID): removing it from state", map[string]any{"address": spec.Addr})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	resp.Diagnostics.Append(applyNodeStatus(ctx, &state, st)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// applyNodeStatus writes a read into the model in the declared shape: the
+// slot list keeps its spelling when it names the same slots.
+func applyNodeStatus(ctx context.Context, m *clusterNodeModel, st cluster.NodeStatus) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if st.Role != "" {
+		m.Role = types.StringValue(st.Role)
+	}
+	if st.Master != "" {
+		m.Master = types.StringValue(st.Master)
+	} else {
+		m.Master = types.StringNull()
+	}
+	prior, _ := specFrom(ctx, *m)
+	switch {
+	case st.Slots.Empty() && (m.Slots.IsNull() || prior.Slots.Empty()):
+		// keep null or an empty list as it was
+	case !m.Slots.IsNull() && prior.Slots == st.Slots:
+		// same slots, as declared
+	default:
+		l, d := types.ListValueFrom(ctx, types.StringType, nonNil(st.Slots.Strings()))
+		diags.Append(d...)
+		m.Slots = l
+	}
+	diags.Append(fillNodeComputed(m, st)...)
+	return diags
+}
+
+func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = r.data.mask(ctx)
+	var plan, state clusterNodeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	spec, diags := specFrom(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	obs, err := r.executor().JoinNode(ctx, spec, false)
+	if err != nil {
+		r.nodeError("Cluster Node Not Updated", err,
+			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
+		return
+	}
+	resp.Diagnostics.Append(fillNodeComputed(&plan, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *clusterNodeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.data.mask(ctx)
+	var state clusterNodeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	spec, diags := specFrom(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.executor().LeaveNode(ctx, spec); err != nil {
+		var ne *cluster.NodeError
+		next := ""
+		if errors.As(err, &ne) && ne.Kind == cluster.ErrUnreachable && ne.Addr == spec.Addr {
+			next = "If the node is gone for good, remove it from state with terraform state rm, and make the members forget it (CLUSTER FORGET)."
+		}
+		r.nodeError("Cluster Node Not Removed", err, next, &resp.Diagnostics)
+	}
+}
+
+// ImportState adopts a member by its address: its role, master and (for a
+// master) slots as read; seeds stay empty.
+func (r *clusterNodeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx = r.data.mask(ctx)
+	addr := strings.TrimSpace(req.ID)
+	if err := cluster.ValidateAddress(addr); err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_cluster_node by the node's address: %v.", err))
+		return
+	}
+	st, _ := cluster.ReadNode(ctx, r.data.pool, cluster.NodeSpec{Addr: addr, Failback: true})
+	if !st.Reachable {
+		if st.Err == nil {
+			st.Err = fmt.Errorf("node %s could not be read", addr)
+		}
+		r.nodeError("Cannot Read Cluster Node", st.Err, "", &resp.Diagnostics)
+		return
+	}
+	if st.Lone {
+		resp.Diagnostics.AddError("Node Is Not A Cluster Member",
+			fmt.Sprintf("%s knows no other node and serves no slot: there is nothing to import. Declare it and apply instead.", addr))
+		return
+	}
+	m := clusterNodeModel{
+		Address:  types.StringValue(addr),
+		Seeds:    types.ListNull(types.StringType),
+		Master:   types.StringNull(),
+		Slots:    types.ListNull(types.StringType),
+		Failback: types.BoolValue(true),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
+	}
+	resp.Diagnostics.Append(applyNodeStatus(ctx, &m, st)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}

@@ -1,0 +1,403 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/tfredis/terraform-provider-redis/internal/redistest"
+)
+
+// nodeClusterConfig declares masters (with slots) and replicas as one
+// redis_cluster_node resource each (m0.., r0..; the testing framework's
+// legacy state shim used by Check and CheckDestroy cannot read for_each
+// instances); every node's seeds are the masters other than itself. No
+// resource refers to another, so Terraform creates and destroys them all
+// in parallel.
+func nodeClusterConfig(password string, masters []string, replicas [][]string, slots []string) string {
+	var b strings.Builder
+	b.WriteString(providerConfig(password))
+	seeds := func(self string) string {
+		var out []string
+		for _, m := range masters {
+			if m != self {
+				out = append(out, m)
+			}
+		}
+		return hclList(out)
+	}
+	for i, m := range masters {
+		fmt.Fprintf(&b, `
+resource "redis_cluster_node" "m%d" {
+  address = %q
+  seeds   = %s
+  role    = "master"
+  slots   = %s
+}
+`, i, m, seeds(m), hclList(strings.Split(slots[i], ",")))
+	}
+	k := 0
+	for i, rs := range replicas {
+		for _, r := range rs {
+			fmt.Fprintf(&b, `
+resource "redis_cluster_node" "r%d" {
+  address = %q
+  seeds   = %s
+  role    = "replica"
+  master  = %q
+}
+`, k, r, seeds(r), masters[i])
+			k++
+		}
+	}
+	return b.String()
+}
+
+// checkNodeCluster waits (briefly: the last slots reach the first masters
+// by gossip) until every node reports cluster_state:ok, then checks roles.
+func checkNodeCluster(t *testing.T, nodes []*redistest.Node, masters []string, replicas [][]string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		deadline := time.Now().Add(15 * time.Second)
+		for _, n := range nodes {
+			for redistest.ClusterInfo(t, n)["cluster_state"] != "ok" {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s reports cluster_state:%s; nodes:\n%s", n.Addr(), redistest.ClusterInfo(t, n)["cluster_state"], redistest.ClusterNodes(t, n))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		return checkLive(t, nodes, masters, replicas, nil)(s)
+	}
+}
+
+func TestAccClusterNode_parallelCreateDestroy(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	masters, replicas := threeByTwo(nodes)
+	slots := []string{"0-5460", "5461-10922", "10923-16383"}
+	cfg := nodeClusterConfig(pw, masters, replicas, slots)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("redis_cluster_node.m0", tfjsonpath.New("id"),
+						knownvalue.StringExact(redistest.MyID(t, nodes[0]))),
+					statecheck.ExpectKnownValue("redis_cluster_node.r0", tfjsonpath.New("link_state"),
+						knownvalue.StringExact("connected")),
+					statecheck.ExpectKnownValue("redis_cluster_node.m1", tfjsonpath.New("slots"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("5461-10922")})),
+				},
+				Check: checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+func TestAccClusterNode_badInputs(t *testing.T) {
+	t.Parallel()
+	base := providerConfig("unused")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: base + `
+resource "redis_cluster_node" "x" {
+  address = "127.0.0.1:7001"
+  role    = "master"
+  master  = "127.0.0.1:7002"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Master Set On A Master`),
+			},
+			{
+				Config: base + `
+resource "redis_cluster_node" "x" {
+  address = "127.0.0.1:7001"
+  role    = "replica"
+  master  = "127.0.0.1:7002"
+  slots   = ["0-100"]
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Slots Set On A Replica`),
+			},
+			{
+				Config: base + `
+resource "redis_cluster_node" "x" {
+  address = "127.0.0.1:7001"
+  role    = "replica"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Replica Without Master`),
+			},
+			{
+				Config: base + `
+resource "redis_cluster_node" "x" {
+  address = "127.0.0.1:7001"
+  role    = "primary"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)role.*value must be one of`),
+			},
+			{
+				Config: base + `
+resource "redis_cluster_node" "x" {
+  address = "127.0.0.1:7001"
+  role    = "master"
+  slots   = ["0-99999"]
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Invalid Slots`),
+			},
+		},
+	})
+}
+
+func TestAccClusterNode_import(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	redistest.CreateCluster(t, nodes, 1) // nodes[3+i] replicates nodes[i]
+	a := redistest.Addrs(nodes)
+	replicaCfg := providerConfig(pw) + fmt.Sprintf(`
+resource "redis_cluster_node" "x" {
+  address = %q
+  role    = "replica"
+  master  = %q
+}
+`, a[4], a[1])
+	masterCfg := providerConfig(pw) + fmt.Sprintf(`
+resource "redis_cluster_node" "m" {
+  address = %q
+  role    = "master"
+  slots   = ["0-5460"]
+}
+`, a[0])
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			info := redistest.ClusterInfo(t, nodes[4])
+			if info["cluster_known_nodes"] != "1" {
+				return fmt.Errorf("%s after destroy knows %s nodes, want 1", a[4], info["cluster_known_nodes"])
+			}
+			for _, i := range []int{0, 1, 2, 3, 5} {
+				if n := redistest.ClusterInfo(t, nodes[i])["cluster_known_nodes"]; n != "5" {
+					return fmt.Errorf("%s after destroy knows %s nodes, want 5 (the replica forgotten)", a[i], n)
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config:             replicaCfg,
+				ResourceName:       "redis_cluster_node.x",
+				ImportState:        true,
+				ImportStateId:      a[4],
+				ImportStatePersist: true,
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					if len(states) != 1 {
+						return fmt.Errorf("imported %d resources", len(states))
+					}
+					at := states[0].Attributes
+					if at["role"] != "replica" || at["master"] != a[1] || at["id"] != redistest.MyID(t, nodes[4]) || at["slots.#"] != "" && at["slots.#"] != "0" {
+						return fmt.Errorf("imported %v", at)
+					}
+					return nil
+				},
+			},
+			{
+				Config:   replicaCfg,
+				PlanOnly: true,
+			},
+			{
+				// A master imports with its slots; then it is removed from
+				// state only (the cluster keeps it).
+				Config:             masterCfg,
+				ResourceName:       "redis_cluster_node.m",
+				ImportState:        true,
+				ImportStateId:      a[0],
+				ImportStateVerify:  false,
+				ImportStatePersist: false,
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					at := states[0].Attributes
+					if at["role"] != "master" || at["slots.0"] != "0-5460" || at["master"] != "" {
+						return fmt.Errorf("imported %v", at)
+					}
+					return nil
+				},
+			},
+			{
+				// The replica is removed from the cluster: every member
+				// forgets it and it is reset.
+				Config: providerConfig(pw),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("redis_cluster_node.x", plancheck.ResourceActionDestroy)},
+				},
+			},
+		},
+	})
+}
+
+// The walkthrough with node resources: a master is killed after its
+// replica synced, the replica is promoted; once the old master is back (as
+// a replica) plan shows the swap on both resources and apply fails back.
+func TestAccClusterNode_failback(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true, ExtraArgs: []string{"--repl-diskless-sync-delay", "0"}})
+	pw := nodes[0].Password()
+	masters, replicas := threeByTwo(nodes)
+	slots := []string{"0-5460", "5461-10922", "10923-16383"}
+	cfg := nodeClusterConfig(pw, masters, replicas, slots)
+	role := func(n *redistest.Node) map[string]string { return redistest.Info(t, n, "replication") }
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig: func() {
+					redistest.WaitFor(t, 20*time.Second, func() bool {
+						r := role(nodes[4])
+						return r["master_link_status"] == "up" && r["master_sync_in_progress"] == "0"
+					}, "the replica of the first master to sync")
+					nodes[0].Kill(t)
+					redistest.WaitFor(t, 30*time.Second, func() bool { return role(nodes[4])["role"] == "master" }, "the replica's promotion")
+					nodes[0].Restart(t)
+					redistest.WaitFor(t, 30*time.Second, func() bool {
+						r := role(nodes[0])
+						return r["role"] == "slave" && r["master_port"] == fmt.Sprint(nodes[4].Port())
+					}, "the old master to rejoin as a replica")
+				},
+				Config:             cfg,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("redis_cluster_node.r0", plancheck.ResourceActionUpdate),
+					},
+				},
+				Check: checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// Changing two masters' slots moves the slots between them with their keys.
+func TestAccClusterNode_slotMove(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 4, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	masters, replicas := []string{a[0], a[1]}, [][]string{{a[2]}, {a[3]}}
+	before := nodeClusterConfig(pw, masters, replicas, []string{"0-8191", "8192-16383"})
+	after := nodeClusterConfig(pw, masters, replicas, []string{"0-6000", "6001-16383"})
+	var keys map[string]string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: before,
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig: func() { keys = redistest.Fill(t, nodes, 2000, "move") },
+				Config:    after,
+				Check: resource.ComposeTestCheckFunc(
+					checkNodeCluster(t, nodes, masters, replicas),
+					checkLive(t, nodes, masters, replicas, []string{"0-6000", "6001-16383"}),
+					func(*terraform.State) error { redistest.CheckKeys(t, nodes, keys); return nil },
+				),
+			},
+			{
+				Config:   after,
+				PlanOnly: true,
+			},
+			{
+				// Removing a master moves its slots with their keys to the
+				// master left, while that one's update takes them too.
+				Config: nodeClusterConfig(pw, masters[:1], replicas[:1], []string{"0-16383"}),
+				Check: func(s *terraform.State) error {
+					left := []*redistest.Node{nodes[0], nodes[2]}
+					if err := checkNodeCluster(t, left, masters[:1], replicas[:1])(s); err != nil {
+						return err
+					}
+					redistest.CheckKeys(t, left, keys)
+					for _, n := range []*redistest.Node{nodes[1], nodes[3]} {
+						if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != "1" {
+							return fmt.Errorf("removed node %s knows %s nodes", n.Addr(), k)
+						}
+					}
+					return nil
+				},
+			},
+			{
+				// Destroying a whole node-built cluster that holds keys is
+				// not supported (each master's delete moves its keys to
+				// masters that may be leaving too): empty it first.
+				PreConfig: func() {
+					redistest.Do(t, nodes[0], "FLUSHALL")
+				},
+				Config:   nodeClusterConfig(pw, masters[:1], replicas[:1], []string{"0-16383"}),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// At -parallelism=1 every node resource is created (and destroyed) alone:
+// no resource may wait for what another resource does.
+func TestAccClusterNode_parallelismOne(t *testing.T) {
+	t.Setenv("TF_CLI_ARGS_apply", "-parallelism=1")
+	t.Setenv("TF_CLI_ARGS_destroy", "-parallelism=1")
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	masters, replicas := threeByTwo(nodes)
+	cfg := nodeClusterConfig(pw, masters, replicas, []string{"0-5460", "5461-10922", "10923-16383"})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
