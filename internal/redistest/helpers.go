@@ -167,17 +167,28 @@ func Fill(t testing.TB, nodes []*Node, count int, prefix string) map[string]stri
 	const batch = 500
 	for lo := 0; lo < count; lo += batch {
 		hi := min(lo+batch, count)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := lo; i < hi; i++ {
-				k := fmt.Sprintf("%s:%d", prefix, i)
-				v := fmt.Sprintf("v%d-%08x", i, tag)
-				want[k] = v
-				p.Set(ctx, k, v, 0)
+		var cmds []redis.Cmder
+		var err error
+		// SET is idempotent: a batch that met a redirect the client did not
+		// follow (its slot map is loaded lazily) is sent again.
+		for attempt := 0; attempt < 20; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cmds, err = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := lo; i < hi; i++ {
+					k := fmt.Sprintf("%s:%d", prefix, i)
+					v := fmt.Sprintf("v%d-%08x", i, tag)
+					want[k] = v
+					p.Set(ctx, k, v, 0)
+				}
+				return nil
+			})
+			cancel()
+			if err == nil || !redirected(err) {
+				break
 			}
-			return nil
-		})
-		cancel()
+			c.ReloadState(context.Background())
+			time.Sleep(50 * time.Millisecond)
+		}
 		if err != nil {
 			for _, cmd := range cmds {
 				if cmd.Err() != nil {
@@ -188,6 +199,18 @@ func Fill(t testing.TB, nodes []*Node, count int, prefix string) map[string]stri
 		}
 	}
 	return want
+}
+
+// redirected tells whether err is a cluster redirect or a transient
+// cluster state a retry outlives.
+func redirected(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckKeys reads every key of want through a cluster client seeded with the nodes and fails
