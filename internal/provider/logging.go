@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tfredis/terraform-provider-redis/internal/cluster"
 )
 
 var redisLoggerOnce sync.Once
@@ -29,4 +31,30 @@ var redisLogMu sync.Mutex
 // routeRedisLogs installs the logger once per process.
 func routeRedisLogs() {
 	redisLoggerOnce.Do(func() { redis.SetLogger(tflogRedisLogger{}) })
+}
+
+// executor runs cluster changes over the provider's pool, logging progress
+// through tflog.
+func (d *providerData) executor() *cluster.Executor {
+	// tflog's masking rewrites the context's field map in place, so
+	// concurrent log calls on one context race: serialize them.
+	var mu sync.Mutex
+	return &cluster.Executor{
+		Pool: d.pool,
+		Info: func(ctx context.Context, msg string, f map[string]any) {
+			mu.Lock()
+			defer mu.Unlock()
+			tflog.Info(ctx, msg, f)
+		},
+		Debug: func(ctx context.Context, msg string, f map[string]any) {
+			mu.Lock()
+			defer mu.Unlock()
+			tflog.Debug(ctx, msg, f)
+		},
+	}
+}
+
+// redact removes the configured password from an error's text.
+func (d *providerData) redact(err error) string {
+	return cluster.Redact(err.Error(), d.password)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -317,25 +316,6 @@ func overlaps(a, b []string) bool {
 	return false
 }
 
-func (r *clusterResource) executor() *cluster.Executor {
-	// tflog's masking rewrites the context's field map in place, so
-	// concurrent log calls on one context race: serialize them.
-	var mu sync.Mutex
-	return &cluster.Executor{
-		Pool: r.data.pool,
-		Info: func(ctx context.Context, msg string, f map[string]any) {
-			mu.Lock()
-			defer mu.Unlock()
-			tflog.Info(ctx, msg, f)
-		},
-		Debug: func(ctx context.Context, msg string, f map[string]any) {
-			mu.Lock()
-			defer mu.Unlock()
-			tflog.Debug(ctx, msg, f)
-		},
-	}
-}
-
 func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx = r.data.mask(ctx)
 	var plan clusterModel
@@ -360,12 +340,12 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 			"Every node was checked before any change, and nothing was changed. Problems:\n"+err.Error())
 		return
 	}
-	obs, err = r.executor().Apply(ctx, desired, obs)
+	obs, err = r.data.executor().Apply(ctx, desired, obs)
 	if err != nil {
 		resp.Diagnostics.AddError("Cluster Not Ready",
 			fmt.Sprintf("Building the cluster stopped after %s: %s\n\nNo data was at risk (the nodes were empty). "+
 				"Fix the cause and run terraform apply again: it continues from what was built, without a manual reset.",
-				time.Since(start).Round(time.Millisecond), r.redact(err)))
+				time.Since(start).Round(time.Millisecond), r.data.redact(err)))
 		return
 	}
 	tflog.Info(ctx, "cluster ready", map[string]any{"elapsed_ms": time.Since(start).Milliseconds(), "nodes": len(desired.Addrs())})
@@ -403,10 +383,10 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		var ne *cluster.NodeError
 		if errors.As(n.Err, &ne) && ne.Kind == cluster.ErrUnreachable {
 			resp.Diagnostics.AddWarning("Cluster Node Unreachable",
-				fmt.Sprintf("%s\nThe plan uses what the other members report about it. Apply fails if it needs this node; bring it back or remove it from shards.", r.redact(n.Err)))
+				fmt.Sprintf("%s\nThe plan uses what the other members report about it. Apply fails if it needs this node; bring it back or remove it from shards.", r.data.redact(n.Err)))
 			continue
 		}
-		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.redact(n.Err)+"\n"+remedyOf(n.Err))
+		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.data.redact(n.Err)+"\n"+remedyOf(n.Err))
 	}
 	if resp.Diagnostics.HasError() || reachable == 0 {
 		return // keep the last known state
@@ -416,7 +396,7 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if reachable == len(addrs) {
 		steps, err := cluster.Plan(desired, obs)
 		if err != nil {
-			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.redact(err))
+			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.data.redact(err))
 		} else if drift := cluster.Drift(steps); len(drift) > 0 {
 			resp.Diagnostics.AddWarning("Cluster Drifted",
 				"The live cluster differs from the last applied state:\n- "+strings.Join(drift, "\n- ")+
@@ -455,9 +435,9 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 			return
 		}
 	}
-	obs, err := r.executor().Apply(ctx, desired, obs)
+	obs, err := r.data.executor().Apply(ctx, desired, obs)
 	if err != nil {
-		resp.Diagnostics.AddError("Cluster Not Updated", r.redact(err)+"\n\nRun terraform apply again once the cause is fixed: it continues from the cluster as it is.")
+		resp.Diagnostics.AddError("Cluster Not Updated", r.data.redact(err)+"\n\nRun terraform apply again once the cause is fixed: it continues from the cluster as it is.")
 		return
 	}
 	plan.ID = state.ID
@@ -481,14 +461,14 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := r.executor().Destroy(ctx, desired.Addrs(), state.ForceDestroy.ValueBool())
+	err := r.data.executor().Destroy(ctx, desired.Addrs(), state.ForceDestroy.ValueBool())
 	var ke *cluster.KeysError
 	switch {
 	case errors.As(err, &ke):
 		resp.Diagnostics.AddError("Cluster Holds Keys",
 			fmt.Sprintf("Destroy refused, and nothing was changed: %s.\nMove the data away, or set force_destroy = true and apply it before destroying to flush the masters first.", ke))
 	case err != nil:
-		resp.Diagnostics.AddError("Cluster Not Destroyed", r.redact(err))
+		resp.Diagnostics.AddError("Cluster Not Destroyed", r.data.redact(err))
 	}
 }
 
@@ -504,7 +484,7 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 	obs := cluster.Observe(ctx, r.data.pool, []string{addr}, true)
 	n := obs.Node(addr)
 	if !n.OK() {
-		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.redact(n.Err)+"\n"+remedyOf(n.Err))
+		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.data.redact(n.Err)+"\n"+remedyOf(n.Err))
 		return
 	}
 	shards, err := cluster.ShardsFromView(n.View, r.data.pool.AnnouncedAddress)
@@ -558,10 +538,6 @@ func (r *clusterResource) fillFromObservation(ctx context.Context, m *clusterMod
 	m.Nodes = nodes
 	m.State = types.StringValue(cluster.State(desired.Addrs(), obs))
 	return diags
-}
-
-func (r *clusterResource) redact(err error) string {
-	return cluster.Redact(err.Error(), r.data.password)
 }
 
 func remedyOf(err error) string {

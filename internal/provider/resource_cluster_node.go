@@ -43,14 +43,6 @@ func (r *clusterNodeResource) Configure(ctx context.Context, req resource.Config
 	r.data = c.data
 }
 
-func (r *clusterNodeResource) executor() *cluster.Executor {
-	return (&clusterResource{data: r.data}).executor()
-}
-
-func (r *clusterNodeResource) redact(err error) string {
-	return cluster.Redact(err.Error(), r.data.password)
-}
-
 type clusterNodeModel struct {
 	ID        types.String   `tfsdk:"id"`
 	Address   types.String   `tfsdk:"address"`
@@ -235,7 +227,7 @@ func nonNil(s []string) []string {
 }
 
 func (r *clusterNodeResource) nodeError(summary string, err error, next string, diags *diag.Diagnostics) {
-	msg := r.redact(err)
+	msg := r.data.redact(err)
 	if rem := remedyOf(err); rem != "" {
 		msg += "\n" + rem
 	}
@@ -262,7 +254,7 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	obs, err := r.executor().JoinNode(ctx, spec, true)
+	obs, err := r.data.executor().JoinNode(ctx, spec, true)
 	if err != nil {
 		r.nodeError("Cluster Node Not Joined", fmt.Errorf("joining %s stopped after %s: %w",
 			spec.Addr, time.Since(start).Round(time.Millisecond), err),
@@ -290,7 +282,7 @@ func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest
 	if !st.Reachable {
 		if cluster.IsUnreachable(st.Err) {
 			resp.Diagnostics.AddWarning("Cluster Node Unreachable",
-				fmt.Sprintf("%s\nThe state keeps what was last read. Apply fails if it needs this node.", r.redact(st.Err)))
+				fmt.Sprintf("%s\nThe state keeps what was last read. Apply fails if it needs this node.", r.data.redact(st.Err)))
 			return
 		}
 		if st.Err != nil {
@@ -351,7 +343,7 @@ func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateReq
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	obs, err := r.executor().JoinNode(ctx, spec, false)
+	obs, err := r.data.executor().JoinNode(ctx, spec, false)
 	if err != nil {
 		r.nodeError("Cluster Node Not Updated", err,
 			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
@@ -377,7 +369,7 @@ func (r *clusterNodeResource) Delete(ctx context.Context, req resource.DeleteReq
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := r.executor().LeaveNode(ctx, spec); err != nil {
+	if err := r.data.executor().LeaveNode(ctx, spec); err != nil {
 		var ne *cluster.NodeError
 		next := ""
 		if errors.As(err, &ne) && ne.Kind == cluster.ErrUnreachable && ne.Addr == spec.Addr {
