@@ -62,6 +62,15 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		if obs == nil {
 			obs = Observe(ctx, e.Pool, addrs, true)
 		}
+		// A node that just restarted answers LOADING until its dataset is
+		// in memory: wait for it rather than fail the apply.
+		for loading(obs) {
+			e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"round": round + 1})
+			if err := sleep(ctx, 10*e.poll()); err != nil {
+				return obs, fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
+			}
+			obs = Observe(ctx, e.Pool, addrs, true)
+		}
 		steps, err := Plan(d, obs)
 		if err != nil {
 			return obs, err
@@ -95,6 +104,16 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		obs = nil
 	}
 	return obs, fmt.Errorf("the cluster did not converge after %d rounds; last plan: %s", rounds, stepsSummary(last))
+}
+
+// loading tells whether a node answered LOADING (still reading its data).
+func loading(obs *Observed) bool {
+	for _, n := range obs.Nodes {
+		if n.Err != nil && strings.Contains(n.Err.Error(), "LOADING") {
+			return true
+		}
+	}
+	return false
 }
 
 func stepsSummary(steps []Step) string {
