@@ -156,10 +156,10 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 				first = n
 			}
 		case cluster.IsUnreachable(n.Err):
-			dead = append(dead, d.redact(n.Err))
+			dead = append(dead, d.data.redact(n.Err))
 		default:
 			resp.Diagnostics.AddAttributeError(path.Root("seeds"), "Cannot Read Cluster Seed",
-				d.redact(n.Err)+"\n"+remedyOf(n.Err))
+				d.data.redact(n.Err)+"\n"+remedyOf(n.Err))
 		}
 	}
 	if resp.Diagnostics.HasError() {
@@ -185,7 +185,6 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	}
 
 	members := cluster.Members(seeds, obs, pool.AnnouncedAddress)
-	fillUnreachableSeeds(members, seeds, obs, pool.AnnouncedAddress)
 	nodes, diags := nodesToMap(members)
 	resp.Diagnostics.Append(diags...)
 	shards, diags := shardsToList(ctx, cluster.ServedShards(first.View, pool.AnnouncedAddress))
@@ -239,41 +238,4 @@ func validateSeeds(ctx context.Context, l types.List, diags *diag.Diagnostics) [
 		}
 	}
 	return out
-}
-
-// fillUnreachableSeeds completes the entry of each seed that did not
-// answer with what a seed that did answer knows about the node at that
-// address; link_state stays "unreachable".
-func fillUnreachableSeeds(members map[string]cluster.Member, seeds []string, obs *cluster.Observed, announced func(string) string) {
-	reachable := make([]string, 0, len(seeds))
-	for _, s := range seeds {
-		if obs.Node(s).OK() {
-			reachable = append(reachable, s)
-		}
-	}
-	for _, s := range seeds {
-		m, ok := members[s]
-		if !ok || m.Reachable {
-			continue
-		}
-	search:
-		for _, r := range reachable {
-			for _, l := range obs.Node(r).Known() {
-				a := l.Addr()
-				if announced != nil {
-					a = announced(a)
-				}
-				if a != s {
-					continue
-				}
-				m.ID, m.Role, m.MasterID, m.Slots, m.Flags = l.ID, l.Role(), l.MasterID, l.Slots, l.Flags
-				members[s] = m
-				break search
-			}
-		}
-	}
-}
-
-func (d *clusterDataSource) redact(err error) string {
-	return cluster.Redact(err.Error(), d.data.password)
 }
