@@ -27,6 +27,12 @@ type Executor struct {
 	AfterStep func(ctx context.Context, index int, s Step) error
 	// MaxRounds bounds observe-plan-run rounds (default 5).
 	MaxRounds int
+	// Departures coordinates node deletes running in the same process
+	// (see Departures); nil coordinates nothing.
+	Departures *Departures
+	// SettleDelay is how long a leaving master with keys waits for other
+	// deletes of the same run to say they leave too (default 500 ms).
+	SettleDelay time.Duration
 }
 
 func (e *Executor) info(ctx context.Context, msg string, f map[string]any) {

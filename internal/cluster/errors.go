@@ -254,3 +254,19 @@ func redacted(err error) error {
 	}
 	return err
 }
+
+// KeysHeldError: a leaving master holds keys that no master staying in the
+// cluster can take, and discarding them was not allowed. Nothing was
+// changed on the node.
+type KeysHeldError struct {
+	Addr  string
+	Keys  int64
+	Slots SlotSet
+}
+
+func (e *KeysHeldError) Error() string {
+	return fmt.Sprintf("node %s holds %d keys in slots %s, and no master stays in the cluster to take them "+
+		"(the other masters are leaving in this run too, or none is left). It was left as it is, keys and membership kept. "+
+		"To keep the keys, keep a master that stays and declare these slots on it; "+
+		"to discard them, set force_destroy = true on its resource, apply, then destroy", e.Addr, e.Keys, e.Slots)
+}

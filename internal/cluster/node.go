@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -25,6 +26,9 @@ type NodeSpec struct {
 	// Failback: when a failover swapped this node and its declared master
 	// (or replica), hand mastership back.
 	Failback bool
+	// ForceDestroy: when the node leaves as a master whose keys have no
+	// master that stays to go to, discard them instead of refusing.
+	ForceDestroy bool
 }
 
 // Addrs lists the node, its seeds and its declared master, without duplicates.
@@ -665,6 +669,7 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 		return nil // already a lone empty node
 	}
 	id := n.ID
+	e.Departures.Leave(spec.Addr)
 	// Every member the node and its seeds know of.
 	members := []string{}
 	for _, a := range spec.Addrs() {
@@ -681,7 +686,11 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 	members = dedup(members)
 	all := Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, members...)), true)
 	if self.IsMaster() && !self.Slots.Empty() {
-		if err := e.handOff(ctx, spec.Addr, all, members); err != nil {
+		// Keys may still be moving in from another leaving master.
+		if err := e.Departures.WaitIncoming(ctx, spec.Addr); err != nil {
+			return fmt.Errorf("node %s: waiting for keys moving into it before it leaves: %w", spec.Addr, err)
+		}
+		if err := e.handOff(ctx, spec, all, members); err != nil {
 			return err
 		}
 	}
@@ -738,12 +747,14 @@ func refuseKeysIfServing(ctx context.Context, c *redis.Client, addr string) erro
 	return nil
 }
 
-// handOff gives a leaving master's slots to the other masters: split over
-// the reachable masters (not failing) in slot order. Slots with keys move
-// with them (moveSlots); slots without keys are reassigned with SETSLOT
-// only. When no other master is left, the node is the last of its
-// cluster: nothing to hand off.
-func (e *Executor) handOff(ctx context.Context, addr string, obs *Observed, members []string) error {
+// handOff gives a leaving master's slots to the other masters that stay:
+// split over the reachable masters (not failing, not leaving in this run)
+// in slot order. Slots with keys move with them (moveSlots); slots without
+// keys are reassigned with SETSLOT only. When no master stays, the node is
+// the last of its cluster: with no keys there is nothing to hand off; with
+// keys it refuses, unless spec.ForceDestroy, which flushes them.
+func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, members []string) error {
+	addr := spec.Addr
 	mu := lockFor("move:" + addr)
 	mu.Lock()
 	defer mu.Unlock()
@@ -754,6 +765,16 @@ func (e *Executor) handOff(ctx context.Context, addr string, obs *Observed, memb
 		return nil // another resource took them meanwhile
 	}
 	id := n.ID
+	if n.Keys > 0 && e.Departures != nil {
+		// Let deletes started in the same wave say they leave too.
+		settle := e.SettleDelay
+		if settle == 0 {
+			settle = 500 * time.Millisecond
+		}
+		if err := sleep(ctx, settle); err != nil {
+			return err
+		}
+	}
 	var targets []string
 	for _, a := range members {
 		m := obs.Node(a)
@@ -767,9 +788,10 @@ func (e *Executor) handOff(ctx context.Context, addr string, obs *Observed, memb
 		targets = append(targets, a)
 	}
 	sort.Strings(targets)
+	targets, release := e.Departures.Reserve(targets)
+	defer release()
 	if len(targets) == 0 {
-		e.info(ctx, "no other master left: the node is the last of its cluster", map[string]any{"address": addr})
-		return nil
+		return e.lastMaster(ctx, spec, self.Slots)
 	}
 	slots := self.Slots.Slots()
 	per := (len(slots) + len(targets) - 1) / len(targets)
@@ -817,6 +839,29 @@ func (e *Executor) handOff(ctx context.Context, addr string, obs *Observed, memb
 		e.info(ctx, "handed off slots", map[string]any{"address": addr, "to": t, "slots": len(part), "slots_with_keys": len(withKeys)})
 	}
 	return errs.Err()
+}
+
+// lastMaster handles a leaving master that no master stays to take its
+// slots: it is the last of its cluster, or every other master is leaving
+// in the same run.
+func (e *Executor) lastMaster(ctx context.Context, spec NodeSpec, slots SlotSet) error {
+	c := e.Pool.Client(spec.Addr)
+	keys, err := c.DBSize(ctx).Result()
+	if err != nil {
+		return nodeErr(spec.Addr, "DBSIZE", err)
+	}
+	if keys == 0 {
+		e.info(ctx, "no master stays to take its slots, and they hold no keys: nothing to hand off", map[string]any{"address": spec.Addr})
+		return nil
+	}
+	if !spec.ForceDestroy {
+		return &KeysHeldError{Addr: spec.Addr, Keys: keys, Slots: slots}
+	}
+	if err := c.FlushAll(ctx).Err(); err != nil {
+		return nodeErr(spec.Addr, "FLUSHALL", err)
+	}
+	e.info(ctx, "force_destroy: no master stays to take the keys, flushed them", map[string]any{"address": spec.Addr, "keys": keys})
+	return nil
 }
 
 // assignEmpty reassigns slots holding no keys from one master to another

@@ -40,7 +40,8 @@ func (d *providerData) executor() *cluster.Executor {
 	// concurrent log calls on one context race: serialize them.
 	var mu sync.Mutex
 	return &cluster.Executor{
-		Pool: d.pool,
+		Pool:       d.pool,
+		Departures: d.departures,
 		Info: func(ctx context.Context, msg string, f map[string]any) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -56,6 +56,9 @@ type tlsModel struct {
 type providerData struct {
 	pool     *cluster.Pool
 	password string
+	// departures coordinates the node deletes of one Terraform run (each
+	// run configures the provider afresh).
+	departures *cluster.Departures
 }
 
 func (p *redisProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -126,7 +129,7 @@ func (p *redisProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	routeRedisLogs()
-	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password}
+	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password, departures: cluster.NewDepartures()}
 	tflog.Debug(data.mask(ctx), "configured redis provider", map[string]any{
 		"dial_timeout": cfg.DialTimeout.String(), "tls": cfg.TLS != nil, "acl_user": cfg.Credentials.Username != "",
 		"address_map": len(cfg.AddressMap),

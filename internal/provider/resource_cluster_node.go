@@ -51,6 +51,7 @@ type clusterNodeModel struct {
 	Master    types.String   `tfsdk:"master"`
 	Slots     types.List     `tfsdk:"slots"`
 	Failback  types.Bool     `tfsdk:"failback"`
+	Force     types.Bool     `tfsdk:"force_destroy"`
 	LinkState types.String   `tfsdk:"link_state"`
 	Flags     types.List     `tfsdk:"flags"`
 	Timeouts  timeouts.Value `tfsdk:"timeouts"`
@@ -105,6 +106,14 @@ func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "When a failover swapped this node and its declared master (or replica), show it as drift and hand mastership back with CLUSTER FAILOVER once the replica is in sync. " +
 					"When false, such a swap is not drift. Default `true`.",
 			},
+			"force_destroy": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Masters only. Destroy moves a master's slots with their keys to the masters that stay. " +
+					"When none stays (the node is the last master, or every other master is destroyed in the same run), destroy refuses while the node holds keys, unless this is `true`: then the keys are discarded (FLUSHALL). " +
+					"Like every destroy-time setting, it takes effect once applied. Default `false`.",
+			},
 			"link_state": schema.StringAttribute{
 				Computed:            true,
 				MarkdownDescription: "`connected` or `disconnected` as a seed sees the node; `unreachable` when Terraform could not read it.",
@@ -129,6 +138,8 @@ func specFrom(ctx context.Context, m clusterNodeModel) (cluster.NodeSpec, diag.D
 		Role:     m.Role.ValueString(),
 		Master:   m.Master.ValueString(),
 		Failback: m.Failback.IsNull() || m.Failback.IsUnknown() || m.Failback.ValueBool(),
+		// Unknown or unset: refuse to discard keys.
+		ForceDestroy: m.Force.ValueBool(),
 	}
 	if !m.Seeds.IsNull() && !m.Seeds.IsUnknown() {
 		var seeds []types.String
@@ -370,6 +381,11 @@ func (r *clusterNodeResource) Delete(ctx context.Context, req resource.DeleteReq
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := r.data.executor().LeaveNode(ctx, spec); err != nil {
+		var held *cluster.KeysHeldError
+		if errors.As(err, &held) {
+			resp.Diagnostics.AddError("Cluster Node Holds Keys", r.data.redact(err)+".")
+			return
+		}
 		var ne *cluster.NodeError
 		next := ""
 		if errors.As(err, &ne) && ne.Kind == cluster.ErrUnreachable && ne.Addr == spec.Addr {
@@ -407,6 +423,7 @@ func (r *clusterNodeResource) ImportState(ctx context.Context, req resource.Impo
 		Master:   types.StringNull(),
 		Slots:    types.ListNull(types.StringType),
 		Failback: types.BoolValue(true),
+		Force:    types.BoolValue(false),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
 	}
 	resp.Diagnostics.Append(applyNodeStatus(ctx, &m, st)...)

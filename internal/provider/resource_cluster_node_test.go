@@ -364,14 +364,66 @@ func TestAccClusterNode_slotMove(t *testing.T) {
 				},
 			},
 			{
-				// Destroying a whole node-built cluster that holds keys is
-				// not supported (each master's delete moves its keys to
-				// masters that may be leaving too): empty it first.
+				// The last master holds every key: destroy discards them
+				// only with force_destroy (TestAccClusterNode_destroyWithKeys
+				// covers the refusal).
+				Config: forceDestroy(nodeClusterConfig(pw, masters[:1], replicas[:1], []string{"0-16383"})),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionUpdate),
+				}},
+			},
+		},
+	})
+}
+
+// forceDestroy sets force_destroy on every master of a nodeClusterConfig.
+func forceDestroy(cfg string) string {
+	return strings.ReplaceAll(cfg, `role    = "master"`, `role    = "master"
+  force_destroy = true`)
+}
+
+// A whole cluster of node resources that holds keys is destroyed in one
+// run: every master's delete finds the others leaving too, so none may
+// take its keys. Without force_destroy each refuses and keeps them (no key
+// is lost, even to a move into a master that leaves); with it, every node
+// is flushed and reset.
+func TestAccClusterNode_destroyWithKeys(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	masters, replicas := threeByTwo(nodes)
+	cfg := nodeClusterConfig(pw, masters, replicas, []string{"0-5460", "5461-10922", "10923-16383"})
+	var keys map[string]string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig:   func() { keys = redistest.Fill(t, nodes, 3000, "keep") },
+				Config:      cfg,
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`(?s)Cluster Node Holds Keys.*holds\s+\d+\s+keys\s+in\s+slots.*no\s+master\s+stays.*force_destroy`),
+			},
+			{
+				// The refused masters are still a cluster with every key.
 				PreConfig: func() {
-					redistest.Do(t, nodes[0], "FLUSHALL")
+					var sum int64
+					for i := range 3 {
+						sum += redistest.DBSize(t, nodes[i])
+					}
+					if sum != int64(len(keys)) {
+						t.Fatalf("masters hold %d keys after the refused destroy, want %d", sum, len(keys))
+					}
+					redistest.CheckKeys(t, nodes[:3], keys)
 				},
-				Config:   nodeClusterConfig(pw, masters[:1], replicas[:1], []string{"0-16383"}),
-				PlanOnly: true,
+				// The replicas left; apply brings them back and arms
+				// force_destroy for the final destroy.
+				Config: forceDestroy(cfg),
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
 			},
 		},
 	})
@@ -397,6 +449,12 @@ func TestAccClusterNode_parallelismOne(t *testing.T) {
 			{
 				Config:   cfg,
 				PlanOnly: true,
+			},
+			{
+				// One at a time, the first masters hand their keys to the
+				// ones still there; the last flushes them (force_destroy).
+				PreConfig: func() { redistest.Fill(t, nodes, 500, "serial") },
+				Config:    forceDestroy(cfg),
 			},
 		},
 	})
