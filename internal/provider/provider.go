@@ -59,6 +59,8 @@ type providerData struct {
 	// departures coordinates the node deletes of one Terraform run (each
 	// run configures the provider afresh).
 	departures *cluster.Departures
+	// claims refuses a node declared by two resources (see claims).
+	claims *claims
 }
 
 func (p *redisProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -129,7 +131,7 @@ func (p *redisProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	routeRedisLogs()
-	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password, departures: cluster.NewDepartures()}
+	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password, departures: cluster.NewDepartures(), claims: newClaims()}
 	tflog.Debug(data.mask(ctx), "configured redis provider", map[string]any{
 		"dial_timeout": cfg.DialTimeout.String(), "tls": cfg.TLS != nil, "acl_user": cfg.Credentials.Username != "",
 		"address_map": len(cfg.AddressMap),

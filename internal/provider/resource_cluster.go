@@ -170,6 +170,19 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !known || resp.Diagnostics.HasError() {
 		return
 	}
+	if r.data != nil && len(shards) > 0 {
+		self := newClaim(fmt.Sprintf("a redis_cluster (shards led by %s)", shards[0].Master), req.Config, req.State)
+		for _, s := range shards {
+			for _, a := range append([]string{s.Master}, s.Replicas...) {
+				if other, conflict := r.data.claims.take(a, self); conflict {
+					resp.Diagnostics.AddAttributeError(path.Root("shards"), "Node Declared Twice", declaredTwice(a, self, other))
+				}
+			}
+		}
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	declared := false
 	for _, s := range shards {
 		declared = declared || s.slotsSet

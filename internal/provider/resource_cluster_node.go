@@ -28,6 +28,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*clusterNodeResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*clusterNodeResource)(nil)
 	_ resource.ResourceWithImportState    = (*clusterNodeResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*clusterNodeResource)(nil)
 )
 
 // NewClusterNodeResource is the redis_cluster_node resource factory.
@@ -216,6 +217,24 @@ func (r *clusterNodeResource) ValidateConfig(ctx context.Context, req resource.V
 	}
 	if !m.Master.IsNull() && !m.Address.IsUnknown() && m.Master.ValueString() == m.Address.ValueString() {
 		resp.Diagnostics.AddAttributeError(path.Root("master"), "Node Follows Itself", "master is the node's own address.")
+	}
+}
+
+// ModifyPlan refuses a node another resource of the configuration declares
+// too.
+func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan clusterNodeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Address.IsUnknown() || plan.Address.IsNull() {
+		return
+	}
+	addr := plan.Address.ValueString()
+	self := newClaim(fmt.Sprintf("a redis_cluster_node (role %q)", plan.Role.ValueString()), req.Config, req.State)
+	if other, conflict := r.data.claims.take(addr, self); conflict {
+		resp.Diagnostics.AddAttributeError(path.Root("address"), "Node Declared Twice", declaredTwice(addr, self, other))
 	}
 }
 

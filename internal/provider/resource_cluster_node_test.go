@@ -459,3 +459,67 @@ func TestAccClusterNode_parallelismOne(t *testing.T) {
 		},
 	})
 }
+
+// A node declared by two resources is refused at plan time, before any
+// node is contacted; replacing a node resource (Terraform plans it twice)
+// is not a second declaration.
+func TestAccClusterNode_declaredTwice(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	lone := func(addr string) string {
+		return fmt.Sprintf(`
+resource "redis_cluster_node" "solo" {
+  address = %q
+  role    = "master"
+  slots   = ["0-16383"]
+}
+`, addr)
+	}
+	twice := regexp.MustCompile(`(?s)Node Declared Twice.*` + regexp.QuoteMeta(a[0]) + `.*declared\s+by`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: providerConfig(pw) + lone(a[0]) + fmt.Sprintf(`
+resource "redis_cluster_node" "copy" {
+  address = %q
+  role    = "replica"
+  master  = %q
+}
+`, a[0], a[1]),
+				PlanOnly:    true,
+				ExpectError: twice,
+			},
+			{
+				Config: providerConfig(pw) + lone(a[0]) + fmt.Sprintf(`
+resource "redis_cluster" "c" {
+  shards = [{ master = %q }, { master = %q }]
+}
+`, a[1], a[0]),
+				PlanOnly:    true,
+				ExpectError: twice,
+			},
+			{
+				// Two identical blocks are two resources too.
+				Config:      providerConfig(pw) + lone(a[0]) + strings.Replace(lone(a[0]), `"solo"`, `"again"`, 1),
+				PlanOnly:    true,
+				ExpectError: twice,
+			},
+			{
+				PreConfig: func() { untouched(t, nodes) },
+				Config:    providerConfig(pw) + lone(a[0]),
+				Check:     checkNodeCluster(t, nodes[:1], []string{a[0]}, [][]string{nil}),
+			},
+			{
+				Config: providerConfig(pw) + lone(a[1]),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.solo", plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				Check: checkNodeCluster(t, nodes[1:], []string{a[1]}, [][]string{nil}),
+			},
+		},
+	})
+}
