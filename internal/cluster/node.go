@@ -307,6 +307,9 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	if !n.OK() {
 		return obs, n.Err
 	}
+	if err := CheckPeers(spec, obs); err != nil {
+		return obs, err
+	}
 	if create {
 		if err := CheckNodeJoinable(spec, obs); err != nil {
 			return obs, err

@@ -523,3 +523,71 @@ resource "redis_cluster" "c" {
 		},
 	})
 }
+
+// A seed that answers wrongly (here: no cluster mode) is an error naming
+// it, and so are seeds in two clusters serving the same slots; the node is
+// left untouched. A lone seed is fine (clusters are built from lone nodes).
+func TestAccClusterNode_badSeeds(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 3, redistest.Options{DistinctHosts: true})
+	plain := redistest.Start(t, 1, redistest.Options{DistinctHosts: true, ClusterEnabled: redistest.Bool(false)})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	joining := func(seeds ...string) string {
+		return providerConfig(pw) + fmt.Sprintf(`
+resource "redis_cluster_node" "n" {
+  address = %q
+  role    = "master"
+  slots   = ["0-100"]
+  seeds   = %s
+}
+`, a[0], hclList(seeds))
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		// The seeds are not managed: destroy hands the node's (empty)
+		// slots to them and resets the node only.
+		CheckDestroy: checkAllReset(t, nodes[:1]),
+		Steps: []resource.TestStep{
+			{
+				Config:      joining(a[1], plain[0].Addr()),
+				ExpectError: regexp.MustCompile(`(?s)seed\s+` + regexp.QuoteMeta(plain[0].Addr()) + `\s+of\s+` + regexp.QuoteMeta(a[0]) + `\s+cannot\s+be\s+used.*cluster-enabled yes`),
+			},
+			{
+				// a[1] and a[2] are one-node clusters of their own, each
+				// serving every slot.
+				PreConfig: func() {
+					untouched(t, nodes)
+					for _, n := range nodes[1:] {
+						redistest.Do(t, n, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+					}
+				},
+				Config:      joining(a[1], a[2]),
+				ExpectError: regexp.MustCompile(`(?s)two\s+different\s+clusters\s+that\s+both\s+serve\s+slots\s+0-16383`),
+			},
+			{
+				PreConfig: func() {
+					if err := checkAllReset(t, nodes[:1])(nil); err != nil {
+						t.Fatalf("the refused node was changed: %v", err)
+					}
+					for _, n := range nodes[1:] {
+						redistest.Do(t, n, "CLUSTER", "RESET", "HARD")
+					}
+				},
+				// Lone seeds: the node assigns its slots and meets them.
+				Config: joining(a[1], a[2]),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("redis_cluster_node.n", tfjsonpath.New("id"), knownvalue.StringExact(redistest.MyID(t, nodes[0]))),
+				},
+				Check: func(*terraform.State) error {
+					for _, n := range nodes[1:] {
+						if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != "3" {
+							return fmt.Errorf("seed %s knows %s nodes, want 3", n.Addr(), k)
+						}
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
