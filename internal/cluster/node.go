@@ -106,6 +106,9 @@ type NodeStatus struct {
 	// Lone: the node knows no other node and serves no slot.
 	Lone bool
 	Keys int64
+	// Drift says in words what apply repairs beyond role, master and
+	// slots (see NodeDrift).
+	Drift []string
 }
 
 // CheckNodeJoinable tells whether the node at spec.Addr may join as
@@ -353,8 +356,17 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		}
 		obs = Observe(ctx, e.Pool, addrs, true)
 	}
+	// Peers that still know an old ID at this address (the node was
+	// reset or replaced) forget it before the node meets them, so that
+	// neither gossip nor slot claims of the old ID get in the way.
+	changed, err := e.forgetStale(ctx, spec, obs)
+	if err != nil {
+		return obs, err
+	}
+	if changed {
+		obs = Observe(ctx, e.Pool, addrs, true)
+	}
 	self := obs.Node(spec.Addr).Self()
-	changed := false
 
 	// A replica declared master: a replica never turns master by itself
 	// without a failover; reset it (its data is a copy) and join afresh.
@@ -445,6 +457,15 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 			changed = true
 		}
 	case RoleMaster:
+		// Slots an interrupted move left open settle first, keys kept.
+		settled, err := e.settleOpenSlots(ctx, spec, obs)
+		if err != nil {
+			return obs, err
+		}
+		if settled {
+			changed = true
+			obs = Observe(ctx, e.Pool, addrs, true)
+		}
 		// The node's own view says who serves its declared slots (peers'
 		// views may lag behind a failback or a move).
 		owners, _ := ownedElsewhere(&Observed{Nodes: map[string]*NodeState{spec.Addr: obs.Node(spec.Addr)}}, obs.ID(spec.Addr), spec.Slots)
@@ -465,7 +486,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		}
 		_ = e.sendMeets(ctx, obs, ann, true)
 	}
-	err := e.waitFor(ctx, addrsDesired(addrs), obs, spec.Addr+" is ready", func(o *Observed) (bool, string) {
+	err = e.waitFor(ctx, addrsDesired(addrs), obs, spec.Addr+" is ready", func(o *Observed) (bool, string) {
 		return NodeReady(spec, o, masterID)
 	})
 	if err != nil {
@@ -632,6 +653,7 @@ func NodeStatusOf(spec NodeSpec, obs *Observed, announced func(string) string) N
 		}
 	}
 	st.Lone = len(n.Known()) == 0 && self.Slots.Empty()
+	st.Drift = NodeDrift(spec, obs)
 	for _, p := range spec.peers() {
 		if l := obs.Node(p).Lookup(n.ID); l != nil && !l.Handshake() {
 			st.LinkState, st.Flags = l.LinkState, l.Flags
@@ -673,20 +695,7 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 	}
 	id := n.ID
 	e.Departures.Leave(spec.Addr)
-	// Every member the node and its seeds know of.
-	members := []string{}
-	for _, a := range spec.Addrs() {
-		for _, l := range obs.Node(a).Known() {
-			if l.ID == id || l.Addr() == "" {
-				continue
-			}
-			members = append(members, e.Pool.AnnouncedAddress(l.Addr()))
-		}
-		if a != spec.Addr && obs.Node(a).OK() && obs.ID(a) != id {
-			members = append(members, a)
-		}
-	}
-	members = dedup(members)
+	members := e.nodeMembers(spec, obs)
 	all := Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, members...)), true)
 	if self.IsMaster() && !self.Slots.Empty() {
 		// Keys may still be moving in from another leaving master.

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -232,10 +233,65 @@ func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	addr := plan.Address.ValueString()
+	if !req.State.Raw.IsNull() {
+		// What Read found beyond role, master and slots: nothing in the
+		// configuration shows it, so plan an update that repairs it.
+		drift, diags := nodeDriftOf(ctx, req.Private)
+		resp.Diagnostics.Append(diags...)
+		if len(drift) > 0 {
+			resp.Diagnostics.AddWarning("Cluster Node Drifted",
+				fmt.Sprintf("%s:\n- %s\nterraform apply repairs it without losing keys.", addr, strings.Join(drift, "\n- ")))
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("flags"), types.ListUnknown(types.StringType))...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("link_state"), types.StringUnknown())...)
+		}
+	}
 	self := newClaim(fmt.Sprintf("a redis_cluster_node (role %q)", plan.Role.ValueString()), req.Config, req.State)
 	if other, conflict := r.data.claims.take(addr, self); conflict {
 		resp.Diagnostics.AddAttributeError(path.Root("address"), "Node Declared Twice", declaredTwice(addr, self, other))
 	}
+}
+
+// driftKey is the private state key under which Read leaves NodeStatus.Drift
+// for ModifyPlan.
+const driftKey = "drift"
+
+type privateGetter interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+func nodeDriftOf(ctx context.Context, p privateGetter) ([]string, diag.Diagnostics) {
+	if p == nil {
+		return nil, nil
+	}
+	raw, diags := p.GetKey(ctx, driftKey)
+	if len(raw) == 0 || diags.HasError() {
+		return nil, diags
+	}
+	var drift []string
+	if err := json.Unmarshal(raw, &drift); err != nil {
+		diags.AddWarning("Unreadable Private State", fmt.Sprintf("The drift recorded by the last read could not be decoded (%v); the next refresh records it again.", err))
+	}
+	return drift, diags
+}
+
+func setNodeDrift(ctx context.Context, p privateSetter, drift []string) diag.Diagnostics {
+	if p == nil {
+		return nil
+	}
+	if len(drift) == 0 {
+		return p.SetKey(ctx, driftKey, nil)
+	}
+	raw, err := json.Marshal(drift)
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Cannot Record Drift", err.Error())
+		return diags
+	}
+	return p.SetKey(ctx, driftKey, raw)
 }
 
 // fill writes what was read into the computed attributes.
@@ -292,7 +348,13 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "cluster node ready", map[string]any{"address": spec.Addr, "elapsed_ms": time.Since(start).Milliseconds()})
-	resp.Diagnostics.Append(fillNodeComputed(&plan, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))...)
+	// JoinNode returned once the node and its peers agree on the declared
+	// role, master and slots (NodeReady): the state keeps the declaration
+	// with what was read. A master may still serve slots another resource
+	// is taking from it; that resource's apply finishes it.
+	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
+	resp.Diagnostics.Append(fillNodeComputed(&plan, st)...)
+	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
@@ -326,6 +388,7 @@ func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	resp.Diagnostics.Append(applyNodeStatus(ctx, &state, st)...)
+	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
@@ -379,7 +442,13 @@ func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateReq
 			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
 		return
 	}
-	resp.Diagnostics.Append(fillNodeComputed(&plan, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))...)
+	// JoinNode returned once the node and its peers agree on the declared
+	// role, master and slots (NodeReady): the state keeps the declaration
+	// with what was read. A master may still serve slots another resource
+	// is taking from it; that resource's apply finishes it.
+	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
+	resp.Diagnostics.Append(fillNodeComputed(&plan, st)...)
+	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 

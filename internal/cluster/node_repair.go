@@ -1,0 +1,259 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+)
+
+// A node resource repairs, besides its role, master and slots, what an
+// interrupted or outside change left around the node: entries its peers
+// keep for an old node ID at its address (the node was reset or replaced),
+// and slots left importing or migrating on it by an interrupted move.
+
+// selfAddrs lists the addresses the node at spec.Addr may appear under in
+// its peers' views: as declared, as it announces itself, as dialed.
+func selfAddrs(spec NodeSpec, n *NodeState) map[string]bool {
+	out := map[string]bool{spec.Addr: true}
+	if self := n.Self(); self != nil && self.Addr() != "" {
+		out[self.Addr()] = true
+	}
+	if _, port, err := net.SplitHostPort(spec.Addr); err == nil && n.OK() && n.IP != "" {
+		out[net.JoinHostPort(n.IP, port)] = true
+	}
+	return out
+}
+
+// staleIDs maps each old node ID the observed nodes keep at the node's
+// address to the observed addresses that know it. Within milliseconds of
+// the new node answering at that address, Redis marks the old entry
+// noaddr (a PONG with a mismatching ID), so an address-less entry counts
+// too when it looks like this node's old self: a replica of its declared
+// master, or a master (or a replica of the master) serving its declared
+// slots. Other address-less entries belong to other resources' nodes.
+func staleIDs(spec NodeSpec, obs *Observed) map[string][]string {
+	n := obs.Node(spec.Addr)
+	if !n.OK() || n.ID == "" {
+		return nil
+	}
+	mine := selfAddrs(spec, n)
+	masterID := obs.ID(spec.Master)
+	ours := func(p *NodeState, l NodeLine) bool {
+		if mine[l.Addr()] {
+			return true
+		}
+		if !l.HasFlag("noaddr") {
+			return false
+		}
+		switch spec.Role {
+		case RoleReplica:
+			return l.IsReplica() && masterID != "" && l.MasterID == masterID
+		case RoleMaster:
+			if l.IsMaster() {
+				return !l.Slots.Intersect(spec.Slots).Empty()
+			}
+			// A replica of the acting master serving its slots (the node
+			// was wiped after a failover), not a replica of itself.
+			m := p.Lookup(l.MasterID)
+			return m != nil && m.ID != n.ID && !m.Slots.Intersect(spec.Slots).Empty()
+		}
+		return false
+	}
+	out := map[string][]string{}
+	for _, a := range sortedKeys(obs.Nodes) {
+		p := obs.Node(a)
+		if !p.OK() || p.ID == n.ID {
+			continue
+		}
+		for _, l := range p.View {
+			if l.ID != n.ID && !l.Myself() && !l.Handshake() && ours(p, l) {
+				out[l.ID] = append(out[l.ID], a)
+			}
+		}
+	}
+	return out
+}
+
+// openSlot is a slot left importing or migrating on the node, and where
+// apply settles it.
+type openSlot struct {
+	slot  int
+	state string // "importing from node X" or "migrating to node X"
+	owner string // address of the node the slot and its keys go to
+}
+
+// openSlots lists the node's open slots. A slot it declares settles on it;
+// one it imports without declaring goes back to the node it came from;
+// one it migrates without declaring goes on to its target.
+func openSlots(spec NodeSpec, obs *Observed) ([]openSlot, error) {
+	n := obs.Node(spec.Addr)
+	self := n.Self()
+	if self == nil || !self.IsMaster() {
+		return nil, nil
+	}
+	addrOf := func(id string) string {
+		if a := obs.AddrOf(id); a != "" {
+			return a
+		}
+		if l := n.Lookup(id); l != nil {
+			return l.Addr()
+		}
+		return ""
+	}
+	var out []openSlot
+	add := func(slot int, state, other string) error {
+		o := openSlot{slot: slot, state: state + " node " + short(other), owner: spec.Addr}
+		if spec.Role != RoleMaster || !spec.Slots.Has(slot) {
+			o.owner = addrOf(other)
+			if o.owner == "" {
+				return fmt.Errorf("node %s: slot %d is left %s, whose address is unknown: settle it by hand (CLUSTER SETSLOT %d STABLE on %s, once its keys are where they belong)",
+					spec.Addr, slot, o.state, slot, spec.Addr)
+			}
+		}
+		out = append(out, o)
+		return nil
+	}
+	for _, s := range sortedInts(self.Migrating) {
+		if err := add(s, "migrating to", self.Migrating[s]); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range sortedInts(self.Importing) {
+		if err := add(s, "importing from", self.Importing[s]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sortedInts(m map[int]string) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// NodeDrift says in words what apply repairs on the node beyond its role,
+// master and slots. Pure.
+func NodeDrift(spec NodeSpec, obs *Observed) []string {
+	var out []string
+	stale := staleIDs(spec, obs)
+	for _, id := range sortedKeys(stale) {
+		out = append(out, fmt.Sprintf("%s still know node ID %s at %s or without an address, which no node has any more (a node was reset or replaced); apply makes every member forget it",
+			strings.Join(stale[id], ", "), short(id), spec.Addr))
+	}
+	open, err := openSlots(spec, obs)
+	if err != nil {
+		return append(out, err.Error())
+	}
+	for _, o := range open {
+		out = append(out, fmt.Sprintf("slot %d is left %s on %s by an interrupted move; apply settles it on %s with its keys", o.slot, o.state, spec.Addr, o.owner))
+	}
+	return out
+}
+
+// nodeMembers lists the members the node and its peers know of (their
+// announced addresses, the observed peers included), the node excluded.
+func (e *Executor) nodeMembers(spec NodeSpec, obs *Observed) []string {
+	id := obs.ID(spec.Addr)
+	var members []string
+	for _, a := range spec.Addrs() {
+		for _, l := range obs.Node(a).Known() {
+			if l.ID == id || l.Addr() == "" {
+				continue
+			}
+			members = append(members, e.Pool.AnnouncedAddress(l.Addr()))
+		}
+		if a != spec.Addr && obs.Node(a).OK() && obs.ID(a) != id {
+			members = append(members, a)
+		}
+	}
+	return dedup(members)
+}
+
+// forgetStale makes every member forget the old IDs kept at the node's
+// address. A replica of an old ID cannot forget its master ("Can't forget
+// my master"): it is left to follow its declared master first.
+func (e *Executor) forgetStale(ctx context.Context, spec NodeSpec, obs *Observed) (bool, error) {
+	if len(staleIDs(spec, obs)) == 0 {
+		return false, nil
+	}
+	all := Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, e.nodeMembers(spec, obs)...)), true)
+	stale := staleIDs(spec, all)
+	byNode := map[string][]string{}
+	for _, id := range sortedKeys(stale) {
+		for _, a := range stale[id] {
+			if self := all.Node(a).Self(); self != nil && self.MasterID == id {
+				continue
+			}
+			byNode[a] = append(byNode[a], id)
+		}
+	}
+	err := e.each(ctx, sortedKeys(byNode), "CLUSTER FORGET", func(ctx context.Context, a string) error {
+		for _, id := range byNode[a] {
+			if err := e.Pool.Client(a).ClusterForget(ctx, id).Err(); err != nil && !isUnknownNode(err) {
+				return err
+			}
+			e.info(ctx, "forgot stale node ID", map[string]any{"address": a, "node_id": id, "at": spec.Addr})
+		}
+		return nil
+	})
+	return len(byNode) > 0, err
+}
+
+func isUnknownNode(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
+}
+
+// settleOpenSlots settles the node's open slots (see openSlots), keys
+// kept, over every master the node and its peers know.
+func (e *Executor) settleOpenSlots(ctx context.Context, spec NodeSpec, obs *Observed) (bool, error) {
+	open, err := openSlots(spec, obs)
+	if err != nil || len(open) == 0 {
+		return false, err
+	}
+	all := Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, e.nodeMembers(spec, obs)...)), true)
+	if err := e.Pool.CheckAccess(ctx, sortedKeys(all.Nodes), AccessMove); err != nil {
+		return false, err
+	}
+	for _, o := range open {
+		done, err := e.settleOpenSlot(ctx, spec, all, o)
+		if err != nil {
+			return true, err
+		}
+		if done {
+			e.info(ctx, "settled open slot", map[string]any{"address": spec.Addr, "slot": o.slot, "owner": o.owner, "was": o.state})
+		}
+	}
+	return true, nil
+}
+
+// settleOpenSlot settles one slot under a per-slot lock: the node at each
+// end of an interrupted move sees it open, and both resources repair it.
+func (e *Executor) settleOpenSlot(ctx context.Context, spec NodeSpec, all *Observed, o openSlot) (bool, error) {
+	mu := lockFor(fmt.Sprintf("slot:%d", o.slot))
+	mu.Lock()
+	defer mu.Unlock()
+	cur := Observe(ctx, e.Pool, sortedKeys(all.Nodes), true)
+	still := false
+	for _, a := range sortedKeys(cur.Nodes) {
+		if self := cur.Node(a).Self(); self != nil {
+			_, m := self.Migrating[o.slot]
+			_, i := self.Importing[o.slot]
+			still = still || m || i
+		}
+	}
+	if !still {
+		return false, nil // the resource at the other end settled it
+	}
+	if !cur.Node(o.owner).OK() {
+		return false, fmt.Errorf("slot %d on %s must settle on %s, which cannot be read: %w", o.slot, spec.Addr, o.owner, cur.Node(o.owner).Err)
+	}
+	one := SlotSet{}
+	one.Add(o.slot)
+	return true, e.fixSlot(ctx, cur, Step{Kind: StepFixSlot, Addr: o.owner, TargetID: cur.ID(o.owner), Slots: one})
+}

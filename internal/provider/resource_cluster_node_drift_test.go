@@ -1,0 +1,136 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/tfredis/terraform-provider-redis/internal/redistest"
+)
+
+// noOpenSlots fails when any node's CLUSTER NODES shows a slot importing
+// or migrating.
+func noOpenSlots(t *testing.T, nodes []*redistest.Node) error {
+	for _, n := range nodes {
+		if view := redistest.ClusterNodes(t, n); strings.Contains(view, "->-") || strings.Contains(view, "-<-") {
+			return fmt.Errorf("%s still has an open slot:\n%s", n.Addr(), view)
+		}
+	}
+	return nil
+}
+
+// A move interrupted by hand (slot importing on one master, migrating on
+// the other, half its keys moved) shows as drift on both node resources;
+// apply settles it on the master that declares it, every key kept.
+func TestAccClusterNode_openSlot(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	masters, replicas := []string{a[0], a[1]}, [][]string{nil, nil}
+	cfg := nodeClusterConfig(pw, masters, replicas, []string{"0-8191", "8192-16383"})
+	var keys map[string]string
+	slot, inSlot := -1, int64(0)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: forceDestroy(cfg),
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig: func() {
+					keys = redistest.Fill(t, nodes, 3000, "open")
+					for s := 0; s < 8192 && slot < 0; s++ {
+						if n, _ := redistest.Do(t, nodes[0], "CLUSTER", "COUNTKEYSINSLOT", s).(int64); n >= 2 {
+							slot, inSlot = s, n
+						}
+					}
+					id0, id1 := redistest.MyID(t, nodes[0]), redistest.MyID(t, nodes[1])
+					redistest.Do(t, nodes[1], "CLUSTER", "SETSLOT", slot, "IMPORTING", id0)
+					redistest.Do(t, nodes[0], "CLUSTER", "SETSLOT", slot, "MIGRATING", id1)
+					ks, _ := redistest.Do(t, nodes[0], "CLUSTER", "GETKEYSINSLOT", slot, inSlot/2).([]any)
+					args := []any{"MIGRATE", nodes[1].IP(), nodes[1].Port(), "", 0, 5000, "AUTH", pw, "KEYS"}
+					redistest.Do(t, nodes[0], append(args, ks...)...)
+					t.Logf("slot %d: %d keys, %d moved to %s by hand", slot, inSlot, len(ks), a[1])
+				},
+				Config: forceDestroy(cfg),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("redis_cluster_node.m1", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					if err := noOpenSlots(t, nodes); err != nil {
+						return err
+					}
+					if n, _ := redistest.Do(t, nodes[0], "CLUSTER", "COUNTKEYSINSLOT", slot).(int64); n != inSlot {
+						return fmt.Errorf("slot %d holds %d keys on %s, want all %d back", slot, n, a[0], inSlot)
+					}
+					redistest.CheckKeys(t, nodes, keys)
+					return checkNodeCluster(t, nodes, masters, replicas)(nil)
+				},
+			},
+			{
+				Config:   forceDestroy(cfg),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// A replica wiped and restarted (same address, new node ID) is created
+// again; its peers forget the old ID, so no member keeps a failed entry.
+func TestAccClusterNode_replacedReplica(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 4, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	masters, replicas := []string{a[0], a[1]}, [][]string{{a[2]}, {a[3]}}
+	cfg := nodeClusterConfig(pw, masters, replicas, []string{"0-8191", "8192-16383"})
+	var oldID string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig: func() {
+					oldID = redistest.MyID(t, nodes[2])
+					nodes[2].Wipe(t)
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.r0", plancheck.ResourceActionCreate),
+					// The others' stale entry is r0's to repair.
+					plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("redis_cluster_node.m1", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("redis_cluster_node.r1", plancheck.ResourceActionNoop),
+				}},
+				Check: func(s *terraform.State) error {
+					if err := checkNodeCluster(t, nodes, masters, replicas)(s); err != nil {
+						return err
+					}
+					for _, n := range nodes {
+						if strings.Contains(redistest.ClusterNodes(t, n), oldID) {
+							return fmt.Errorf("%s still knows the old ID %s of %s:\n%s", n.Addr(), oldID, a[2], redistest.ClusterNodes(t, n))
+						}
+					}
+					return nil
+				},
+			},
+			{
+				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
