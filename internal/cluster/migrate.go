@@ -33,6 +33,16 @@ func dest(obs *Observed, addr string) (string, int) {
 // a batch at a time. asking prefixes each MIGRATE with ASKING, so a node
 // that holds keys of a slot it does not own (an importing target left
 // behind by an interrupted move) still lets them go.
+//
+// Keys leaving the node that serves their slot (not asking) go with
+// MIGRATE ... REPLACE, in drainSlots too. A MIGRATE cut off after the target stored a key but
+// before the source deleted it (the target killed or the reply lost)
+// leaves the key on both; the next MIGRATE then fails with BUSYKEY. The
+// source's copy is the one clients read and write meanwhile (a migrating
+// node serves the keys it still has, and redirects only missing ones), so
+// it replaces the target's. Keys handed back by a node that does not
+// serve the slot (asking) never replace: there the owner's copy wins, and
+// a BUSYKEY is reported for a human to settle.
 func (e *Executor) migrateSlotKeys(ctx context.Context, from string, slot int, ip string, port int, asking bool) (int, error) {
 	src := e.Pool.Client(from)
 	moved := 0
@@ -45,6 +55,9 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from string, slot int, i
 			return moved, nil
 		}
 		args := []any{"MIGRATE", ip, port, "", 0, migrateTimeout.Milliseconds()}
+		if !asking {
+			args = append(args, "REPLACE")
+		}
 		args = append(args, e.migrateAuth()...)
 		args = append(args, "KEYS")
 		for _, key := range keys {
@@ -270,7 +283,7 @@ func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip 
 		}
 		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, b := range batches {
-				args := []any{"MIGRATE", ip, port, "", 0, migrateTimeout.Milliseconds()}
+				args := []any{"MIGRATE", ip, port, "", 0, migrateTimeout.Milliseconds(), "REPLACE"} // see migrateSlotKeys
 				args = append(args, e.migrateAuth()...)
 				args = append(args, "KEYS")
 				for _, k := range b.keys {

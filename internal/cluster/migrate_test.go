@@ -131,3 +131,51 @@ func TestMoveNodeKilledThenFinished(t *testing.T) {
 		t.Fatal(why)
 	}
 }
+
+// TestMoveReplacesHalfMovedKey: a MIGRATE cut off after the target stored
+// a key, but before the source deleted it, leaves the key on both nodes.
+// Finishing the move must not stop at BUSYKEY, and the source's copy (the
+// one clients were served) wins over the target's.
+func TestMoveReplacesHalfMovedKey(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	pw := nodes[0].Password()
+	e := newExecutor(t, pw)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	half := func(b, c int) cluster.SlotSet { return cluster.NewSlotSet(cluster.SlotRange{Start: b, End: c}) }
+	before := cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Slots: half(0, 8191)}, {Master: a[1], Slots: half(8192, 16383)}}}
+	if _, err := e.Apply(ctx, before, nil); err != nil {
+		t.Fatal(err)
+	}
+	key := "{b}moved"
+	slot := cluster.KeySlot(key)
+	if slot > 8191 {
+		t.Fatalf("slot %d of %s is not on the first master", slot, key)
+	}
+	redistest.Do(t, nodes[0], "SET", key, "served")
+	id0, id1 := redistest.MyID(t, nodes[0]), redistest.MyID(t, nodes[1])
+	redistest.Do(t, nodes[1], "CLUSTER", "SETSLOT", slot, "IMPORTING", id0)
+	redistest.Do(t, nodes[0], "CLUSTER", "SETSLOT", slot, "MIGRATING", id1)
+	// The target's copy, as a half-done MIGRATE leaves it (RESTORE-ASKING
+	// stored it; the source never heard back).
+	dump, _ := redistest.Do(t, nodes[0], "DUMP", key).(string)
+	conn := nodes[1].Client().Conn()
+	defer func() { _ = conn.Close() }()
+	if err := conn.Do(ctx, "RESTORE-ASKING", key, 0, dump).Err(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Do(t, nodes[0], "SET", key, "served-later") // a write after the half move
+	var after cluster.Desired
+	after.Shards = []cluster.Shard{{Master: a[0], Slots: half(0, 8191)}, {Master: a[1], Slots: half(8192, 16383)}}
+	after.Shards[0].Slots.Remove(slot)
+	after.Shards[1].Slots.Add(slot)
+	if _, err := e.Apply(ctx, after, nil); err != nil {
+		t.Fatalf("finishing the move: %v", err)
+	}
+	redistest.CheckKeys(t, nodes, map[string]string{key: "served-later"})
+	if n, _ := redistest.Do(t, nodes[0], "DBSIZE").(int64); n != 0 {
+		t.Fatalf("the source still holds %d keys", n)
+	}
+}
