@@ -146,6 +146,16 @@ func NodeDrift(spec NodeSpec, obs *Observed) []string {
 		out = append(out, fmt.Sprintf("%s still know node ID %s at %s or without an address, which no node has any more (a node was reset or replaced); apply makes every member forget it",
 			strings.Join(stale[id], ", "), short(id), spec.Addr))
 	}
+	// A member peer that does not know the node forgot it (CLUSTER
+	// FORGET, or a reset of the peer's own view).
+	if n := obs.Node(spec.Addr); n.OK() && len(n.Known()) > 0 {
+		for _, p := range spec.peers() {
+			pn := obs.Node(p)
+			if pn.OK() && pn.ID != n.ID && len(pn.Known()) > 0 && pn.Lookup(n.ID) == nil {
+				out = append(out, fmt.Sprintf("%s does not know %s (it was forgotten); apply makes them meet again", p, spec.Addr))
+			}
+		}
+	}
 	open, err := openSlots(spec, obs)
 	if err != nil {
 		return append(out, err.Error())

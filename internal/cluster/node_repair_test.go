@@ -41,8 +41,15 @@ func TestNodeDrift(t *testing.T) {
 	e := nodeObs(t, "10.0.0.5:6379", nidE, 0, "16384",
 		line(nidE, "10.0.0.5:6379", "myself,slave", nidD, ""),
 		line(nidOld, "10.0.0.3:6379", "slave,fail", nidA, ""))
-	if drift := NodeDrift(NodeSpec{Addr: "10.0.0.3:6379", Role: RoleReplica, Master: "10.0.0.1:6379", Seeds: []string{"10.0.0.5:6379"}}, nodeObsOf(c, e)); len(drift) != 1 || !strings.Contains(drift[0], "10.0.0.5:6379") {
+	if drift := NodeDrift(NodeSpec{Addr: "10.0.0.3:6379", Role: RoleReplica, Master: "10.0.0.1:6379", Seeds: []string{"10.0.0.5:6379"}}, nodeObsOf(c, e)); len(drift) != 2 || !strings.Contains(drift[0], "10.0.0.5:6379 still know") || !strings.Contains(drift[1], "10.0.0.5:6379 does not know") {
 		t.Fatalf("old entry at the node's address: %q", drift)
+	}
+	// A member seed that forgot the node.
+	forgot := nodeObs(t, "10.0.0.4:6379", nidD, 0, "16384",
+		line(nidD, "10.0.0.4:6379", "myself,master", "-", "8192-16383"),
+		line(nidA, "10.0.0.1:6379", "master", "-", "0-8191"))
+	if drift := NodeDrift(NodeSpec{Addr: "10.0.0.3:6379", Role: RoleReplica, Master: "10.0.0.1:6379", Seeds: []string{"10.0.0.4:6379"}}, nodeObsOf(c, forgot, a)); len(drift) != 2 || !strings.Contains(drift[1], "10.0.0.4:6379 does not know 10.0.0.3:6379") {
+		t.Fatalf("forgotten by a seed: %q", drift)
 	}
 	// Open slots: declared ones settle on the node, others go where they came from.
 	open := nodeObs(t, "10.0.0.1:6379", nidA, 0, "16384",

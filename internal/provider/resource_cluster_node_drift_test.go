@@ -133,4 +133,3 @@ func TestAccClusterNode_replacedReplica(t *testing.T) {
 		},
 	})
 }
-
