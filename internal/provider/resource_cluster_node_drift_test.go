@@ -130,6 +130,28 @@ func TestAccClusterNode_replacedReplica(t *testing.T) {
 				Config:   cfg,
 				PlanOnly: true,
 			},
+			{
+				// A seed forgets the other replica (CLUSTER FORGET, which
+				// also bans it from gossip for 60 s): drift on that
+				// replica's resource; apply makes them meet again.
+				PreConfig: func() {
+					redistest.Do(t, nodes[0], "CLUSTER", "FORGET", redistest.MyID(t, nodes[3]))
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.r1", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					if id := redistest.MyID(t, nodes[3]); !strings.Contains(redistest.ClusterNodes(t, nodes[0]), id) {
+						return fmt.Errorf("%s does not know %s again:\n%s", a[0], a[3], redistest.ClusterNodes(t, nodes[0]))
+					}
+					return nil
+				},
+			},
+			{
+				Config:   cfg,
+				PlanOnly: true,
+			},
 		},
 	})
 }
