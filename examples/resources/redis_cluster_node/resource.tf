@@ -20,6 +20,11 @@ resource "redis_cluster_node" "master" {
   seeds    = [for m in keys(local.masters) : m if m != each.key] # any members; used to join
   role     = "master"
   slots    = each.value
+
+  # Destroy moves a master's slots with their keys to the masters that
+  # stay. When the whole cluster goes in one run none stays: with false,
+  # masters holding keys refuse and keep them; true discards them.
+  force_destroy = false
 }
 
 resource "redis_cluster_node" "replica" {
