@@ -359,7 +359,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	// Peers that still know an old ID at this address (the node was
 	// reset or replaced) forget it before the node meets them, so that
 	// neither gossip nor slot claims of the old ID get in the way.
-	changed, err := e.forgetStale(ctx, spec, obs)
+	changed, err := e.forgetStale(ctx, spec, obs, create)
 	if err != nil {
 		return obs, err
 	}
@@ -431,17 +431,12 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 
 	switch spec.Role {
 	case RoleReplica:
-		if self.IsMaster() && !self.Slots.Empty() && servesAny(obs.Node(spec.Master), self.Slots) {
-			// Its declared master took the slots back (a failback run by
-			// the master's resource): wait until the node learns it.
-			err := e.waitFor(ctx, addrsDesired([]string{spec.Addr}), obs, spec.Addr+" follows its master again", func(o *Observed) (bool, string) {
-				s := o.Node(spec.Addr).Self()
-				if s == nil || !s.IsReplica() || s.MasterID != masterID {
-					return false, spec.Addr + " has not learned of the failback yet"
-				}
-				return true, ""
-			})
-			if err != nil {
+		if ms := obs.Node(spec.Master).Self(); self.IsMaster() && !self.Slots.Empty() && ms != nil && ms.IsMaster() {
+			// The node took its declared master's slots (a failover), and
+			// that master is a master again: its resource takes the slots
+			// back (a failback, or a move when it was replaced and came
+			// back empty). Wait for it while it makes progress.
+			if err := e.waitHandBack(ctx, spec, obs, masterID); err != nil {
 				return obs, err
 			}
 			obs = Observe(ctx, e.Pool, addrs, true)
@@ -469,6 +464,13 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		// The node's own view says who serves its declared slots (peers'
 		// views may lag behind a failback or a move).
 		owners, _ := ownedElsewhere(&Observed{Nodes: map[string]*NodeState{spec.Addr: obs.Node(spec.Addr)}}, obs.ID(spec.Addr), spec.Slots)
+		if s := obs.Node(spec.Addr).Self(); len(owners) == 0 && s != nil && !spec.Slots.Minus(s.Slots).Empty() {
+			// A node that just met its peers may not have heard who
+			// serves its slots yet: ask the peers' views (takeFrom
+			// re-reads each owner under its lock, so a stale view moves
+			// nothing).
+			owners, _ = ownedElsewhere(obs, obs.ID(spec.Addr), spec.Slots.Minus(s.Slots))
+		}
 		if len(owners) > 0 {
 			if err := e.takeSlots(ctx, spec, obs, owners); err != nil {
 				return obs, err
@@ -493,6 +495,41 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		return obs, err
 	}
 	return Observe(ctx, e.Pool, addrs, true), nil
+}
+
+// handBackStall bounds how long a replica-declared node serving slots
+// waits for its declared master's resource without any progress.
+const handBackStall = time.Minute
+
+// waitHandBack waits until the node no longer serves slots (its declared
+// master took them with their keys) or follows its declared master (a
+// failback), as long as the number of slots it serves keeps falling or a
+// move is under way; after handBackStall without either it gives up.
+func (e *Executor) waitHandBack(ctx context.Context, spec NodeSpec, obs *Observed, masterID string) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	last, since, stalled := -1, time.Now(), false
+	err := e.waitFor(wctx, addrsDesired([]string{spec.Addr}), obs, spec.Addr+" hands its slots back to its declared master", func(o *Observed) (bool, string) {
+		s := o.Node(spec.Addr).Self()
+		if s == nil {
+			return false, spec.Addr + " cannot be read"
+		}
+		if (s.IsReplica() && s.MasterID == masterID) || (s.IsMaster() && s.Slots.Empty()) {
+			return true, ""
+		}
+		if n := s.Slots.Len(); n != last || len(s.Migrating) > 0 {
+			last, since = n, time.Now()
+		} else if time.Since(since) > handBackStall {
+			stalled = true
+			cancel()
+		}
+		return false, fmt.Sprintf("%s still serves %d slots", spec.Addr, s.Slots.Len())
+	})
+	if err != nil && stalled && ctx.Err() == nil {
+		return fmt.Errorf("node %s serves slots %s, so it cannot become a replica, and its declared master %s has not taken them for %s; declare those slots on another master, or let the master's resource take them (apply it too)",
+			describe(spec.Addr, obs.ID(spec.Addr)), obs.Node(spec.Addr).Self().Slots, spec.Master, handBackStall)
+	}
+	return err
 }
 
 // sendMeets sends MEETs (or announces, whose errors are ignored), pipelined per node.

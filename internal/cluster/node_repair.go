@@ -32,8 +32,12 @@ func selfAddrs(spec NodeSpec, n *NodeState) map[string]bool {
 // noaddr (a PONG with a mismatching ID), so an address-less entry counts
 // too when it looks like this node's old self: a replica of its declared
 // master, or a master (or a replica of the master) serving its declared
-// slots. Other address-less entries belong to other resources' nodes.
-func staleIDs(spec NodeSpec, obs *Observed) map[string][]string {
+// slots. Other address-less entries belong to other resources' nodes,
+// except, when the node is being (re)created (anyone), an address-less
+// entry serving no slot: a master replaced after its replica took over
+// leaves one that nothing ties to an address any more, and it serves and
+// follows nothing, so any joining node may clear it.
+func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 	n := obs.Node(spec.Addr)
 	if !n.OK() || n.ID == "" {
 		return nil
@@ -46,6 +50,9 @@ func staleIDs(spec NodeSpec, obs *Observed) map[string][]string {
 		}
 		if !l.HasFlag("noaddr") {
 			return false
+		}
+		if anyone && l.IsMaster() && l.Slots.Empty() {
+			return true
 		}
 		switch spec.Role {
 		case RoleReplica:
@@ -141,7 +148,7 @@ func sortedInts(m map[int]string) []int {
 // master and slots. Pure.
 func NodeDrift(spec NodeSpec, obs *Observed) []string {
 	var out []string
-	stale := staleIDs(spec, obs)
+	stale := staleIDs(spec, obs, false)
 	for _, id := range sortedKeys(stale) {
 		out = append(out, fmt.Sprintf("%s still know node ID %s at %s or without an address, which no node has any more (a node was reset or replaced); apply makes every member forget it",
 			strings.Join(stale[id], ", "), short(id), spec.Addr))
@@ -188,12 +195,12 @@ func (e *Executor) nodeMembers(spec NodeSpec, obs *Observed) []string {
 // forgetStale makes every member forget the old IDs kept at the node's
 // address. A replica of an old ID cannot forget its master ("Can't forget
 // my master"): it is left to follow its declared master first.
-func (e *Executor) forgetStale(ctx context.Context, spec NodeSpec, obs *Observed) (bool, error) {
-	if len(staleIDs(spec, obs)) == 0 {
+func (e *Executor) forgetStale(ctx context.Context, spec NodeSpec, obs *Observed, create bool) (bool, error) {
+	if len(staleIDs(spec, obs, create)) == 0 {
 		return false, nil
 	}
 	all := Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, e.nodeMembers(spec, obs)...)), true)
-	stale := staleIDs(spec, all)
+	stale := staleIDs(spec, all, create)
 	byNode := map[string][]string{}
 	for _, id := range sortedKeys(stale) {
 		for _, a := range stale[id] {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -150,6 +151,67 @@ func TestAccClusterNode_replacedReplica(t *testing.T) {
 			},
 			{
 				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// A master wiped after its replica was promoted (same address, new node
+// ID): its resource is created again and takes its declared slots back
+// from the acting master with their keys; the replica's resource makes
+// it follow the new master. No member keeps the old ID.
+func TestAccClusterNode_replacedMaster(t *testing.T) {
+	t.Parallel()
+	// Three masters: a failover needs a majority of them to vote.
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true, ExtraArgs: []string{"--repl-diskless-sync-delay", "0"}})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	masters, replicas := threeByTwo(nodes)
+	cfg := nodeClusterConfig(pw, masters, replicas, []string{"0-5460", "5461-10922", "10923-16383"})
+	role := func(n *redistest.Node) map[string]string { return redistest.Info(t, n, "replication") }
+	var oldID string
+	var keys map[string]string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: forceDestroy(cfg),
+				Check:  checkNodeCluster(t, nodes, masters, replicas),
+			},
+			{
+				PreConfig: func() {
+					keys = redistest.Fill(t, nodes, 2000, "wiped")
+					redistest.WaitFor(t, 20*time.Second, func() bool {
+						r := role(nodes[4])
+						return r["master_link_status"] == "up" && r["master_sync_in_progress"] == "0" && r["slave_repl_offset"] == role(nodes[0])["master_repl_offset"]
+					}, "the replica of the first master to catch up")
+					oldID = redistest.MyID(t, nodes[0])
+					nodes[0].Kill(t)
+					redistest.WaitFor(t, 30*time.Second, func() bool { return role(nodes[4])["role"] == "master" }, "the replica's promotion")
+					nodes[0].Wipe(t)
+				},
+				Config: forceDestroy(cfg),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("redis_cluster_node.r0", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(s *terraform.State) error {
+					if err := checkNodeCluster(t, nodes, masters, replicas)(s); err != nil {
+						return err
+					}
+					redistest.CheckKeys(t, nodes, keys)
+					for _, n := range nodes {
+						if strings.Contains(redistest.ClusterNodes(t, n), oldID) {
+							return fmt.Errorf("%s still knows the old ID %s of %s:\n%s", n.Addr(), oldID, a[0], redistest.ClusterNodes(t, n))
+						}
+					}
+					return nil
+				},
+			},
+			{
+				Config:   forceDestroy(cfg),
 				PlanOnly: true,
 			},
 		},
