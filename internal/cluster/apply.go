@@ -31,7 +31,7 @@ type Executor struct {
 	// (see Departures); nil coordinates nothing.
 	Departures *Departures
 	// SettleDelay is how long a leaving master with keys waits for other
-	// deletes of the same run to say they leave too (default 500 ms).
+	// deletes of the same run to say they leave too (default 250 ms).
 	SettleDelay time.Duration
 }
 

@@ -818,7 +818,7 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 		// Let deletes started in the same wave say they leave too.
 		settle := e.SettleDelay
 		if settle == 0 {
-			settle = 500 * time.Millisecond
+			settle = 250 * time.Millisecond
 		}
 		if err := sleep(ctx, settle); err != nil {
 			return err
@@ -960,11 +960,4 @@ func IsNodeGone(st NodeStatus, priorID string) bool {
 		return false
 	}
 	return st.Lone || st.ID != priorID
-}
-
-// servesAny tells whether the node, in its own view, is a master serving
-// any of slots.
-func servesAny(n *NodeState, slots SlotSet) bool {
-	self := n.Self()
-	return self != nil && self.IsMaster() && !self.Slots.Intersect(slots).Empty()
 }
