@@ -29,21 +29,25 @@ func dest(obs *Observed, addr string) (string, int) {
 	return ip, self.Port
 }
 
-// migrateSlotKeys moves every key of slot from the node at from to ip:port,
-// a batch at a time. asking prefixes each MIGRATE with ASKING, so a node
-// that holds keys of a slot it does not own (an importing target left
-// behind by an interrupted move) still lets them go.
+// migrateSlotKeys moves every key of slot from the node at from to the
+// node at owner (which MIGRATE reaches at ip:port), a batch at a time.
+// asking prefixes each MIGRATE with ASKING, so a node that holds keys of a
+// slot it does not own (an importing target left behind by an interrupted
+// move) still lets them go.
 //
-// Keys leaving the node that serves their slot (not asking) go with
-// MIGRATE ... REPLACE, in drainSlots too. A MIGRATE cut off after the target stored a key but
-// before the source deleted it (the target killed or the reply lost)
-// leaves the key on both; the next MIGRATE then fails with BUSYKEY. The
-// source's copy is the one clients read and write meanwhile (a migrating
-// node serves the keys it still has, and redirects only missing ones), so
-// it replaces the target's. Keys handed back by a node that does not
-// serve the slot (asking) never replace: there the owner's copy wins, and
-// a BUSYKEY is reported for a human to settle.
-func (e *Executor) migrateSlotKeys(ctx context.Context, from string, slot int, ip string, port int, asking bool) (int, error) {
+// A key can be on both nodes: a MIGRATE cut off after the target stored
+// it but before the source deleted it (the target killed, the reply lost)
+// leaves it so, and the next MIGRATE fails with BUSYKEY. Which copy wins
+// depends on who served the slot meanwhile:
+//   - Keys leaving the node that serves their slot (not asking) go with
+//     MIGRATE ... REPLACE, in drainSlots too: a migrating node serves the
+//     keys it still has and redirects only missing ones, so its copy is
+//     the one clients read and wrote.
+//   - Keys handed back to the owner by a node that does not serve the slot
+//     (asking) never replace: once the owner serves the slot again, clients
+//     write there, so the owner's copy wins and the other copies are
+//     dropped (dropShadowed).
+func (e *Executor) migrateSlotKeys(ctx context.Context, from, owner string, slot int, ip string, port int, asking bool) (int, error) {
 	src := e.Pool.Client(from)
 	moved := 0
 	for {
@@ -71,6 +75,15 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from string, slot int, i
 			cmd = p.Do(ctx, args...)
 			return nil
 		})
+		if err := cmd.Err(); err != nil && asking && strings.Contains(err.Error(), "BUSYKEY") {
+			dropped, derr := e.dropShadowed(ctx, from, owner, keys)
+			if derr != nil {
+				return moved, derr
+			}
+			if dropped > 0 {
+				continue
+			}
+		}
 		if err := cmd.Err(); err != nil && err != redis.Nil {
 			return moved, &NodeError{Addr: from, Kind: classify(err), Op: "MIGRATE",
 				Err: fmt.Errorf("moving keys of slot %d to %s:%d (first key %q): %s; the slot stays open and the next apply finishes it",
@@ -78,6 +91,48 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from string, slot int, i
 		}
 		moved += len(keys)
 	}
+}
+
+// dropShadowed deletes, on a node handing keys back to the owner of their
+// slot (asking), the keys the owner already has. The owner's copy wins:
+// once the owner serves the slot again (STABLE), clients write there, so
+// a key on both was rewritten on the owner after the other copy was made.
+// It returns how many keys it deleted.
+func (e *Executor) dropShadowed(ctx context.Context, from, owner string, keys []string) (int, error) {
+	exists := make([]*redis.IntCmd, len(keys))
+	_, _ = e.Pool.Client(owner).Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			exists[i] = p.Exists(ctx, k)
+		}
+		return nil
+	})
+	var both []string
+	for i, c := range exists {
+		if err := c.Err(); err != nil {
+			return 0, nodeErr(owner, "EXISTS", err)
+		}
+		if c.Val() == 1 {
+			both = append(both, keys[i])
+		}
+	}
+	if len(both) == 0 {
+		return 0, nil
+	}
+	dels := make([]*redis.IntCmd, len(both))
+	_, _ = e.Pool.Client(from).Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range both {
+			p.Do(ctx, "ASKING")
+			dels[i] = p.Del(ctx, k)
+		}
+		return nil
+	})
+	for i, c := range dels {
+		if err := c.Err(); err != nil {
+			return i, nodeErr(from, fmt.Sprintf("DEL %q (a copy the owner %s already has)", both[i], owner), err)
+		}
+	}
+	e.info(ctx, "dropped copies of keys the slot's owner already has", map[string]any{"address": from, "owner": owner, "keys": len(both)})
+	return len(both), nil
 }
 
 // assignSlot ends a move: SETSLOT NODE on the new owner, then the old one,
@@ -362,7 +417,7 @@ func (e *Executor) fixSlot(ctx context.Context, obs *Observed, s Step) error {
 		if self := obs.Node(a).Self(); a == owner || self == nil || !self.IsMaster() {
 			continue
 		}
-		n, err := e.migrateSlotKeys(ctx, a, slot, ip, port, a != claimant)
+		n, err := e.migrateSlotKeys(ctx, a, owner, slot, ip, port, a != claimant)
 		moved += n
 		if err != nil {
 			return err

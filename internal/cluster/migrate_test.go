@@ -179,3 +179,46 @@ func TestMoveReplacesHalfMovedKey(t *testing.T) {
 		t.Fatalf("the source still holds %d keys", n)
 	}
 }
+
+// TestRollbackKeepsOwnersCopy: a move rolled back to the slot's owner
+// meets a key the target also holds (an older copy a cut-off MIGRATE left
+// there); the owner's copy, the one clients wrote last, is kept, and the
+// other is dropped instead of stopping at BUSYKEY.
+func TestRollbackKeepsOwnersCopy(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	e := newExecutor(t, nodes[0].Password())
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	half := func(b, c int) cluster.SlotSet { return cluster.NewSlotSet(cluster.SlotRange{Start: b, End: c}) }
+	d := cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Slots: half(0, 8191)}, {Master: a[1], Slots: half(8192, 16383)}}}
+	if _, err := e.Apply(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	key, other := "{b}kept", "{b}moved-back"
+	slot := cluster.KeySlot(key)
+	redistest.Do(t, nodes[0], "SET", key, "older")
+	dump, _ := redistest.Do(t, nodes[0], "DUMP", key).(string)
+	redistest.Do(t, nodes[0], "SET", key, "newest")
+	id0, id1 := redistest.MyID(t, nodes[0]), redistest.MyID(t, nodes[1])
+	redistest.Do(t, nodes[1], "CLUSTER", "SETSLOT", slot, "IMPORTING", id0)
+	redistest.Do(t, nodes[0], "CLUSTER", "SETSLOT", slot, "MIGRATING", id1)
+	conn := nodes[1].Client().Conn()
+	defer func() { _ = conn.Close() }()
+	// The target holds the older copy, and a key only it has.
+	if err := conn.Do(ctx, "RESTORE-ASKING", key, 0, dump).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Do(ctx, "RESTORE-ASKING", other, 0, dump).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The declaration keeps the slot on the first master: roll back.
+	if _, err := e.Apply(ctx, d, nil); err != nil {
+		t.Fatalf("rolling the move back: %v", err)
+	}
+	redistest.CheckKeys(t, nodes, map[string]string{key: "newest", other: "older"})
+	if n, _ := redistest.Do(t, nodes[1], "DBSIZE").(int64); n != 0 {
+		t.Fatalf("the target still holds %d keys", n)
+	}
+}
