@@ -364,6 +364,7 @@ func (e *Executor) replicate(ctx context.Context, s Step) error {
 // its master is up, then until the replica reports itself master.
 func (e *Executor) failover(ctx context.Context, s Step) error {
 	c := e.Pool.Client(s.Addr)
+	start, lastLog := time.Now(), time.Now()
 	for {
 		info, err := c.Info(ctx, "replication").Result()
 		if err != nil {
@@ -375,6 +376,12 @@ func (e *Executor) failover(ctx context.Context, s Step) error {
 		}
 		if kv["master_link_status"] == "up" && kv["master_sync_in_progress"] == "0" {
 			break
+		}
+		if time.Since(lastLog) > 2*time.Second {
+			e.info(ctx, "waiting until the replica is in sync before failing back", map[string]any{"address": s.Addr, "current_master": s.Target,
+				"role": kv["role"], "master_link_status": kv["master_link_status"], "master_sync_in_progress": kv["master_sync_in_progress"],
+				"elapsed_ms": time.Since(start).Milliseconds()})
+			lastLog = time.Now()
 		}
 		if err := sleep(ctx, e.poll()); err != nil {
 			return fmt.Errorf("node %s: waiting until it is in sync with %s before failing back: %w", s.Addr, s.Target, err)

@@ -471,7 +471,27 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 			// nothing).
 			owners, _ = ownedElsewhere(obs, obs.ID(spec.Addr), spec.Slots.Minus(s.Slots))
 		}
-		if len(owners) > 0 {
+		read := func(a string) *NodeState {
+			if n := obs.Node(a); n != nil {
+				return n
+			}
+			return observeNode(ctx, e.Pool, a, true)
+		}
+		if acting, actingID := shardTakeover(spec, obs, owners, read); acting != "" {
+			// The node came back empty (replaced, or reset) while another
+			// master serves exactly its declared slots: the replica that
+			// took over. Follow it, and once in sync take the shard back
+			// with CLUSTER FAILOVER: a replica sync instead of moving every
+			// key with MIGRATE, and the acting master ends as its replica.
+			e.info(ctx, "taking the shard back by failover", map[string]any{"address": spec.Addr, "acting_master": acting})
+			if err := e.replicate(ctx, Step{Kind: StepReplicate, Addr: spec.Addr, Target: acting, TargetID: actingID}); err != nil {
+				return obs, err
+			}
+			if err := e.failbackNode(ctx, spec.Addr, acting); err != nil {
+				return obs, err
+			}
+			changed = true
+		} else if len(owners) > 0 {
 			if err := e.takeSlots(ctx, spec, obs, owners); err != nil {
 				return obs, err
 			}
@@ -495,6 +515,41 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		return obs, err
 	}
 	return Observe(ctx, e.Pool, addrs, true), nil
+}
+
+// shardTakeover returns the address and ID of the master that serves exactly the
+// node's declared slots when the node itself is an empty master serving
+// none (and it can be read): then the shard is best taken back by a
+// failover (see JoinNode). Otherwise "", and slots move with MIGRATE. read
+// observes a node (the owner is not always among the node's peers).
+func shardTakeover(spec NodeSpec, obs *Observed, owners map[string]SlotSet, read func(string) *NodeState) (string, string) {
+	n := obs.Node(spec.Addr)
+	self := n.Self()
+	if len(owners) != 1 || self == nil || !self.IsMaster() || !self.Slots.Empty() || n.Keys != 0 || spec.Slots.Empty() {
+		return "", ""
+	}
+	var id string
+	for k := range owners {
+		id = k
+	}
+	addr := obs.AddrOf(id)
+	if addr == "" {
+		if l := n.Lookup(id); l != nil {
+			addr = l.Addr()
+		}
+	}
+	if addr == "" {
+		return "", ""
+	}
+	// The owner's own view says what it serves; views of it may lag.
+	cur := read(addr).Self()
+	if cur == nil || cur.ID != id || !cur.IsMaster() || cur.Slots != spec.Slots {
+		return "", ""
+	}
+	if l := n.Lookup(id); l == nil || l.Failing() || l.Handshake() {
+		return "", ""
+	}
+	return addr, id
 }
 
 // handBackStall bounds how long a replica-declared node serving slots

@@ -158,9 +158,9 @@ func TestAccClusterNode_replacedReplica(t *testing.T) {
 }
 
 // A master wiped after its replica was promoted (same address, new node
-// ID): its resource is created again and takes its declared slots back
-// from the acting master with their keys; the replica's resource makes
-// it follow the new master. No member keeps the old ID.
+// ID): its resource is created again, follows the acting master and takes
+// the shard back with a failover; the replica's resource waits for that.
+// No member keeps the old ID, and no key moved with MIGRATE.
 func TestAccClusterNode_replacedMaster(t *testing.T) {
 	t.Parallel()
 	// Three masters: a failover needs a majority of them to vote.
@@ -206,6 +206,11 @@ func TestAccClusterNode_replacedMaster(t *testing.T) {
 						if strings.Contains(redistest.ClusterNodes(t, n), oldID) {
 							return fmt.Errorf("%s still knows the old ID %s of %s:\n%s", n.Addr(), oldID, a[0], redistest.ClusterNodes(t, n))
 						}
+					}
+					// Taken back by a failover (a replica sync), not by
+					// moving every key.
+					if m := redistest.Info(t, nodes[4], "commandstats")["cmdstat_migrate"]; m != "" {
+						return fmt.Errorf("the acting master moved keys with MIGRATE (%s); want a failover", m)
 					}
 					return nil
 				},
