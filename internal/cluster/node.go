@@ -300,6 +300,16 @@ func lockFor(addr string) *sync.Mutex {
 // peers agree (see NodeReady). It never waits on another node's own
 // change beyond what the declaration implies: slots are assigned before
 // MEET, a replica retries REPLICATE until its master is known as master.
+// The only wait on another resource is a declared replica serving its
+// master's slots, bounded by progress (waitHandBack).
+//
+// In order: check the peers (and, on create, the node); fail back a
+// swapped pair; make the members forget old IDs at this address; turn a
+// replica declared master into an empty master; assign free declared
+// slots; MEET whichever side misses the other; then per role: follow the
+// declared master, or settle open slots and take declared slots from
+// their owners (by failover when the node came back empty and one master
+// serves exactly its slots); announce the result and wait until ready.
 func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*Observed, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -433,9 +443,9 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	case RoleReplica:
 		if ms := obs.Node(spec.Master).Self(); self.IsMaster() && !self.Slots.Empty() && ms != nil && ms.IsMaster() {
 			// The node took its declared master's slots (a failover), and
-			// that master is a master again: its resource takes the slots
-			// back (a failback, or a move when it was replaced and came
-			// back empty). Wait for it while it makes progress.
+			// that master is a master again: its resource takes the shard
+			// back (a failover once it follows this node, or slot moves
+			// with their keys). Wait for it while it makes progress.
 			if err := e.waitHandBack(ctx, spec, obs, masterID); err != nil {
 				return obs, err
 			}
