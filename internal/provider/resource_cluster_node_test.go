@@ -594,3 +594,52 @@ resource "redis_cluster_node" "n" {
 		},
 	})
 }
+
+// A master demoted to a replica in the same apply that declares its slots
+// on another master: the other master's update takes them with their
+// keys while the demoted node's update waits for that, then follows.
+func TestAccClusterNode_demoteMaster(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{DistinctHosts: true})
+	pw := nodes[0].Password()
+	a := redistest.Addrs(nodes)
+	before := nodeClusterConfig(pw, []string{a[0], a[1]}, [][]string{nil, nil}, []string{"0-8191", "8192-16383"})
+	after := nodeClusterConfig(pw, []string{a[0]}, [][]string{nil}, []string{"0-16383"}) + fmt.Sprintf(`
+resource "redis_cluster_node" "m1" {
+  address = %q
+  seeds   = [%q]
+  role    = "replica"
+  master  = %q
+}
+`, a[1], a[0], a[0])
+	var keys map[string]string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{
+				Config: forceDestroy(before),
+				Check:  checkNodeCluster(t, nodes, []string{a[0], a[1]}, [][]string{nil, nil}),
+			},
+			{
+				PreConfig: func() { keys = redistest.Fill(t, nodes, 2000, "demote") },
+				Config:    forceDestroy(after),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("redis_cluster_node.m0", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("redis_cluster_node.m1", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(s *terraform.State) error {
+					if err := checkNodeCluster(t, nodes, []string{a[0]}, [][]string{{a[1]}})(s); err != nil {
+						return err
+					}
+					redistest.CheckKeys(t, nodes, keys)
+					return nil
+				},
+			},
+			{
+				Config:   forceDestroy(after),
+				PlanOnly: true,
+			},
+		},
+	})
+}
