@@ -30,9 +30,6 @@ type Executor struct {
 	// Departures coordinates node deletes running in the same process
 	// (see Departures); nil coordinates nothing.
 	Departures *Departures
-	// SettleDelay is how long a leaving master with keys waits for other
-	// deletes of the same run to say they leave too (default 250 ms).
-	SettleDelay time.Duration
 }
 
 func (e *Executor) info(ctx context.Context, msg string, f map[string]any) {
@@ -273,7 +270,7 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 	for k, i := range batch {
 		s := steps[i]
 		if err := cmds[k].Err(); err != nil {
-			if (s.Kind == StepForget || s.Kind == StepDrop) && strings.Contains(err.Error(), "Unknown node") {
+			if (s.Kind == StepForget || s.Kind == StepDrop) && isUnknownNode(err) {
 				continue // already forgotten
 			}
 			if s.Kind == StepAnnounce {
@@ -345,7 +342,7 @@ func (e *Executor) replicate(ctx context.Context, s Step) error {
 			return nil
 		}
 		msg := err.Error()
-		retry := strings.Contains(msg, "Unknown node") || strings.Contains(msg, "only replicate a master")
+		retry := isUnknownNode(err) || strings.Contains(msg, "only replicate a master")
 		if !retry {
 			if strings.Contains(msg, "must be empty") {
 				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER REPLICATE",

@@ -47,16 +47,6 @@ func (d *Departures) Leave(addr string) {
 	d.mu.Unlock()
 }
 
-// Leaving tells whether a delete of the node at addr is running.
-func (d *Departures) Leaving(addr string) bool {
-	if d == nil {
-		return false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.leaving[addr]
-}
-
 // Reserve keeps the candidates that are not leaving and counts a move into
 // each of them until release is called.
 func (d *Departures) Reserve(candidates []string) (kept []string, release func()) {

@@ -270,3 +270,9 @@ func (e *KeysHeldError) Error() string {
 		"To keep the keys, keep a master that stays and declare these slots on it; "+
 		"to discard them, set force_destroy = true on its resource, apply, then destroy", e.Addr, e.Keys, e.Slots)
 }
+
+// isUnknownNode tells whether a CLUSTER command failed because the node ID
+// it names is not known (already forgotten, or not heard of yet).
+func isUnknownNode(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
+}

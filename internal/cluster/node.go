@@ -881,11 +881,7 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 	id := n.ID
 	if n.Keys > 0 && e.Departures != nil {
 		// Let deletes started in the same wave say they leave too.
-		settle := e.SettleDelay
-		if settle == 0 {
-			settle = 250 * time.Millisecond
-		}
-		if err := sleep(ctx, settle); err != nil {
+		if err := sleep(ctx, settleDelay); err != nil {
 			return err
 		}
 	}
@@ -905,7 +901,7 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 	targets, release := e.Departures.Reserve(targets)
 	defer release()
 	if len(targets) == 0 {
-		return e.lastMaster(ctx, spec, self.Slots)
+		return e.lastMaster(ctx, spec, n.Keys, self.Slots)
 	}
 	slots := self.Slots.Slots()
 	per := (len(slots) + len(targets) - 1) / len(targets)
@@ -955,15 +951,17 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 	return errs.Err()
 }
 
+// settleDelay is how long a leaving master with keys waits for the other
+// deletes of the same run to say they leave too (see Departures): they
+// arrive within milliseconds of each other, and correctness never depends
+// on it (a master that received keys and then leaves hands them on).
+const settleDelay = 250 * time.Millisecond
+
 // lastMaster handles a leaving master that no master stays to take its
 // slots: it is the last of its cluster, or every other master is leaving
 // in the same run.
-func (e *Executor) lastMaster(ctx context.Context, spec NodeSpec, slots SlotSet) error {
+func (e *Executor) lastMaster(ctx context.Context, spec NodeSpec, keys int64, slots SlotSet) error {
 	c := e.Pool.Client(spec.Addr)
-	keys, err := c.DBSize(ctx).Result()
-	if err != nil {
-		return nodeErr(spec.Addr, "DBSIZE", err)
-	}
 	if keys == 0 {
 		e.info(ctx, "no master stays to take its slots, and they hold no keys: nothing to hand off", map[string]any{"address": spec.Addr})
 		return nil

@@ -3,8 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -122,26 +123,17 @@ func openSlots(spec NodeSpec, obs *Observed) ([]openSlot, error) {
 		out = append(out, o)
 		return nil
 	}
-	for _, s := range sortedInts(self.Migrating) {
+	for _, s := range slices.Sorted(maps.Keys(self.Migrating)) {
 		if err := add(s, "migrating to", self.Migrating[s]); err != nil {
 			return nil, err
 		}
 	}
-	for _, s := range sortedInts(self.Importing) {
+	for _, s := range slices.Sorted(maps.Keys(self.Importing)) {
 		if err := add(s, "importing from", self.Importing[s]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-func sortedInts(m map[int]string) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
 }
 
 // NodeDrift says in words what apply repairs on the node beyond its role,
@@ -220,10 +212,6 @@ func (e *Executor) forgetStale(ctx context.Context, spec NodeSpec, obs *Observed
 		return nil
 	})
 	return len(byNode) > 0, err
-}
-
-func isUnknownNode(err error) bool {
-	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
 }
 
 // settleOpenSlots settles the node's open slots (see openSlots), keys

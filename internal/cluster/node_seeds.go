@@ -104,8 +104,8 @@ func peerGroups(addrs []string, obs *Observed) []peerGroup {
 		}
 	}
 	out := make([]peerGroup, 0, len(byRoot))
-	for _, r := range sortedKeys(byRoot) {
-		out = append(out, *byRoot[r])
+	for _, g := range byRoot {
+		out = append(out, *g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].addrs[0] < out[j].addrs[0] })
 	return out

@@ -351,14 +351,21 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "cluster node ready", map[string]any{"address": spec.Addr, "elapsed_ms": time.Since(start).Milliseconds()})
-	// JoinNode returned once the node and its peers agree on the declared
-	// role, master and slots (NodeReady): the state keeps the declaration
-	// with what was read. A master may still serve slots another resource
-	// is taking from it; that resource's apply finishes it.
-	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
-	resp.Diagnostics.Append(fillNodeComputed(&plan, st)...)
-	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
+	resp.Diagnostics.Append(r.joined(ctx, &plan, spec, obs, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+// joined fills in what create or update read back once JoinNode returned,
+// and records the drift left for the next plan. JoinNode returns once the
+// node and its peers agree on the declared role, master and slots
+// (NodeReady), so the state keeps the declaration with what was read: a
+// master may still serve slots another resource is taking from it, and
+// that resource's apply finishes it.
+func (r *clusterNodeResource) joined(ctx context.Context, m *clusterNodeModel, spec cluster.NodeSpec, obs *cluster.Observed, private privateSetter) diag.Diagnostics {
+	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
+	diags := fillNodeComputed(m, st)
+	diags.Append(setNodeDrift(ctx, private, st.Drift)...)
+	return diags
 }
 
 func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -445,13 +452,7 @@ func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateReq
 			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
 		return
 	}
-	// JoinNode returned once the node and its peers agree on the declared
-	// role, master and slots (NodeReady): the state keeps the declaration
-	// with what was read. A master may still serve slots another resource
-	// is taking from it; that resource's apply finishes it.
-	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
-	resp.Diagnostics.Append(fillNodeComputed(&plan, st)...)
-	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
+	resp.Diagnostics.Append(r.joined(ctx, &plan, spec, obs, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
