@@ -363,6 +363,18 @@ var (
 // walks and plugin starts and the provider's progress (stage done, converged,
 // cluster ready), each at its time since start, when terraform was run.
 func stageSummary(path string, start time.Time) string {
+	return logTimeline(path, start, timeline, func(event string) *regexp.Regexp {
+		if strings.HasPrefix(event, "Starting") {
+			return nil
+		}
+		return logField
+	})
+}
+
+// logTimeline lists the lines of a TF_LOG_PATH file that line matches
+// (group 1 the timestamp, group 2 the event) at their time since start,
+// each with the key=value pairs that fields(event) matches (nil: none).
+func logTimeline(path string, start time.Time, line *regexp.Regexp, fields func(event string) *regexp.Regexp) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
@@ -372,8 +384,8 @@ func stageSummary(path string, start time.Time) string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
-		line := sc.Text()
-		m := timeline.FindStringSubmatch(line)
+		text := sc.Text()
+		m := line.FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
@@ -381,13 +393,13 @@ func stageSummary(path string, start time.Time) string {
 		if t, err := time.Parse("2006-01-02T15:04:05.000Z0700", m[1]); err == nil {
 			at = fmt.Sprintf("%6.3fs", t.Sub(start).Seconds())
 		}
-		var fields []string
-		if !strings.HasPrefix(m[2], "Starting") {
-			for _, fm := range logField.FindAllStringSubmatch(line, -1) {
-				fields = append(fields, fm[1]+"="+fm[2])
+		var kv []string
+		if re := fields(m[2]); re != nil {
+			for _, fm := range re.FindAllStringSubmatch(text, -1) {
+				kv = append(kv, fm[1]+"="+fm[2])
 			}
 		}
-		fmt.Fprintf(&sb, "    %s %s %s\n", at, m[2], strings.Join(fields, " "))
+		fmt.Fprintf(&sb, "    %s %s %s\n", at, m[2], strings.Join(kv, " "))
 	}
 	return sb.String()
 }

@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -493,30 +492,7 @@ var (
 // moveLines lists the provider's "moving slots" and "moved slots" lines
 // (keys moved, keys per second, elapsed_ms) at their time since start.
 func moveLines(path string, start time.Time) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer func() { _ = f.Close() }()
-	var sb strings.Builder
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		m := moveLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		at := "     ?"
-		if t, err := time.Parse("2006-01-02T15:04:05.000Z0700", m[1]); err == nil {
-			at = fmt.Sprintf("%6.3fs", t.Sub(start).Seconds())
-		}
-		var fields []string
-		for _, fm := range moveFields.FindAllStringSubmatch(sc.Text(), -1) {
-			fields = append(fields, fm[1]+"="+fm[2])
-		}
-		fmt.Fprintf(&sb, "    %s %s %s\n", at, m[2], strings.Join(fields, " "))
-	}
-	return sb.String()
+	return logTimeline(path, start, moveLine, func(string) *regexp.Regexp { return moveFields })
 }
 
 // serverTime sums, per node, the time spent in each command since the last
