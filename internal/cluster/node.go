@@ -441,11 +441,13 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 
 	switch spec.Role {
 	case RoleReplica:
-		if ms := obs.Node(spec.Master).Self(); self.IsMaster() && !self.Slots.Empty() && ms != nil && ms.IsMaster() {
+		ms := obs.Node(spec.Master).Self()
+		if self.IsMaster() && !self.Slots.Empty() && ms != nil && (ms.IsMaster() || ms.MasterID == self.ID) {
 			// The node took its declared master's slots (a failover), and
-			// that master is a master again: its resource takes the shard
-			// back (a failover once it follows this node, or slot moves
-			// with their keys). Wait for it while it makes progress.
+			// that master is a master again, or already follows this node
+			// on its way back: its resource takes the shard back (a
+			// failover once it follows this node, or slot moves with
+			// their keys). Wait for it while it makes progress.
 			if err := e.waitHandBack(ctx, spec, obs, masterID); err != nil {
 				return obs, err
 			}
