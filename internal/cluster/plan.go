@@ -344,11 +344,22 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 
 	// 6. Nodes being removed: once their slots are gone and their replicas
 	// follow declared masters, every declared member forgets them (all at
-	// once, inside FORGET's 60 s ban) and they are reset.
+	// once, inside FORGET's 60 s ban) and they are reset. Members that do
+	// not know a leaving node yet are told too: a node joining in this
+	// apply learns it by gossip while slots move, and would otherwise keep
+	// its ID, address-less, once the node is reset (FORGET of an unknown
+	// ID is a no-op).
 	for _, r := range d.Remove {
 		rid := obs.ID(r)
+		if rid == "" {
+			continue
+		}
+		known := false
 		for _, a := range addrs {
-			if l := obs.Node(a).Lookup(rid); l != nil {
+			known = known || obs.Node(a).Lookup(rid) != nil
+		}
+		for _, a := range addrs {
+			if known {
 				steps = append(steps, Step{Kind: StepDrop, Addr: a, Target: r, TargetID: rid,
 					Why: fmt.Sprintf("%s is no longer declared; apply removes it from the cluster", r)})
 			}
