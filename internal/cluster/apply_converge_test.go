@@ -13,9 +13,10 @@ import (
 
 // TestApplyReplacesHostsInOneApply replaces shard 1's master and shard 2's
 // replica with new, empty nodes in one apply, on a cluster holding keys.
-// The new nodes learn the leaving nodes' IDs by gossip while the apply runs;
-// once those are reset the IDs linger as address-less entries that only a
-// FORGET clears, so the apply must plan again rather than wait for them.
+// The new master joins as a replica of the old one, syncs, and takes over
+// with CLUSTER FAILOVER. The new nodes learn the leaving nodes' IDs by
+// gossip while the apply runs; every member is told to forget them, or the
+// IDs would linger as address-less entries once the nodes are reset.
 func TestApplyReplacesHostsInOneApply(t *testing.T) {
 	t.Parallel()
 	nodes := redistest.Start(t, 8, redistest.Options{})
@@ -45,6 +46,11 @@ func TestApplyReplacesHostsInOneApply(t *testing.T) {
 	t.Logf("replaced a master and a replica in %s", time.Since(start).Round(time.Millisecond))
 	if ok, why := cluster.Converged(next, obs); !ok {
 		t.Fatal(why)
+	}
+	// The new master took the shard over by replication and failover: the
+	// old one never ran MIGRATE.
+	if m := redistest.Info(t, nodes[0], "commandstats")["cmdstat_migrate"]; m != "" {
+		t.Errorf("the replaced master moved keys with MIGRATE (%s); want a takeover by failover", m)
 	}
 	kept := []*redistest.Node{nodes[1], nodes[2], nodes[3], nodes[4], nodes[6], nodes[7]}
 	redistest.CheckKeys(t, kept, written)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -201,6 +202,9 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	current := make([]string, len(d.Shards))
 	for i, s := range d.Shards {
 		cur, _ := currentMaster(obs, s)
+		if src := takeoverSource(d, obs, s); src != "" {
+			cur = src
+		}
 		current[i] = cur
 		var unowned SlotSet
 		moves := map[string]SlotSet{}
@@ -296,7 +300,12 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
 		followsActing := mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)
-		if d.Failback && cur != s.Master && !followsActing {
+		// A master being removed whose shard a new, empty master replaces
+		// hands the shard over like a fail-back, whatever Failback says:
+		// the new master replicates it, then takes over once in sync.
+		takeover := cur != s.Master && slices.Contains(d.Remove, cur)
+		failback := d.Failback || takeover
+		if failback && cur != s.Master && !followsActing {
 			// This round makes the declared master follow the acting one;
 			// the failback itself comes in the next round.
 			var reps []string
@@ -308,9 +317,12 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			expect.Shards[i] = Shard{Master: cur, Replicas: reps, Slots: s.Slots}
 			partial = true
 		}
-		if cur != s.Master && d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
-			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur),
-				Why: fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)})
+		if cur != s.Master && failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
+			why := fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)
+			if takeover {
+				why = takeoverWhy(i, s, cur)
+			}
+			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur), Why: why})
 			continue
 		}
 		curID := obs.ID(cur)
@@ -331,7 +343,10 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 					x, s.Master, self.Slots))
 			default:
 				why := fmt.Sprintf("%s follows %s, declared to follow %s; apply re-points it with CLUSTER REPLICATE", x, followed(obs, self), cur)
-				if self.IsMaster() {
+				switch {
+				case takeover:
+					why = takeoverWhy(i, s, cur)
+				case self.IsMaster():
 					why = fmt.Sprintf("%s is a master without slots, declared to follow %s; apply makes it a replica with CLUSTER REPLICATE", x, cur)
 				}
 				steps = append(steps, Step{Kind: StepReplicate, Addr: x, Target: cur, TargetID: curID, Why: why})
@@ -351,8 +366,8 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// ID is a no-op).
 	for _, r := range d.Remove {
 		rid := obs.ID(r)
-		if rid == "" {
-			continue
+		if rid == "" || slices.Contains(current, r) {
+			continue // a master handing its shard over leaves once it has
 		}
 		known := false
 		for _, a := range addrs {
@@ -465,6 +480,33 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// takeoverSource returns the node being removed that a shard's new master
+// replaces by replication and failover rather than by moving keys: it
+// serves exactly the shard's declared slots, and the declared master holds
+// no slots and no keys, or already replicates it. "" when there is none.
+func takeoverSource(d Desired, obs *Observed, s Shard) string {
+	m := obs.Node(s.Master)
+	mSelf := m.Self()
+	if mSelf == nil || s.Slots.Empty() {
+		return ""
+	}
+	for _, r := range d.Remove {
+		x := obs.Node(r).Self()
+		if x == nil || !x.IsMaster() || x.Slots != s.Slots {
+			continue
+		}
+		if mSelf.IsReplica() && mSelf.MasterID == x.ID ||
+			mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
+			return r
+		}
+	}
+	return ""
+}
+
+func takeoverWhy(i int, s Shard, from string) string {
+	return fmt.Sprintf("shard %d: %s replaces %s as master of slots %s: apply makes it a replica of %s, waits until it is in sync, then hands it the shard with CLUSTER FAILOVER (no key moves)", i+1, s.Master, from, s.Slots, from)
 }
 
 // supersededBy tells whether a master's slot claims are stale: another
