@@ -110,19 +110,23 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		}
 		if sameSteps(steps, last) {
 			same++
+			if same >= noProgressRounds {
+				return obs, &StalledError{Rounds: same, Steps: steps}
+			}
+			// The last run of these steps left the same plan: give gossip
+			// a moment before sending them again.
+			if err := sleep(ctx, replanAfter); err != nil {
+				return obs, fmt.Errorf("timed out before running the same steps again: %s", strings.Join(Drift(steps), "; "))
+			}
 		} else {
 			same = 1
-		}
-		if same >= noProgressRounds {
-			return obs, &StalledError{Rounds: same, Steps: steps}
 		}
 		last = steps
 		e.info(ctx, "applying cluster plan", map[string]any{"round": round + 1, "steps": len(steps), "changes": strings.Join(Drift(steps), "; ")})
 		err = e.Run(ctx, d, obs, steps)
-		var rp *replanError
 		switch {
-		case errors.As(err, &rp):
-			e.info(ctx, "planning again: the readiness wait found drift a step repairs", map[string]any{"round": round + 1, "drift": rp.why})
+		case onlyReplan(err):
+			e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"round": round + 1, "why": err.Error()})
 		case err != nil:
 			return obs, err
 		}
@@ -169,7 +173,23 @@ func (e *StalledError) Error() string {
 // replanError ends a round whose readiness wait found drift a step repairs.
 type replanError struct{ why string }
 
-func (e *replanError) Error() string { return "drift found while waiting: " + e.why }
+func (e *replanError) Error() string { return e.why }
+
+// onlyReplan tells whether err is made only of replanErrors: the plan is
+// stale, not the cluster broken.
+func onlyReplan(err error) bool {
+	var es Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			if !onlyReplan(e) {
+				return false
+			}
+		}
+		return len(es) > 0
+	}
+	var rp *replanError
+	return errors.As(err, &rp)
+}
 
 func sameSteps(a, b []Step) bool {
 	if len(a) != len(b) {
@@ -218,7 +238,7 @@ func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed
 		return false, why
 	})
 	if err == nil && repair != "" {
-		return &replanError{why: repair}
+		return &replanError{why: "drift found while waiting: " + repair}
 	}
 	return err
 }
@@ -416,6 +436,11 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 				// Best effort: gossip delivers the same news a little later.
 				e.debug(ctx, "announce failed", map[string]any{"address": addr, "target": s.Target, "error": err.Error()})
 				continue
+			}
+			if s.Kind == StepAddSlots && strings.Contains(err.Error(), "already busy") {
+				// The node learned an owner for the slot since the plan
+				// was made (gossip): plan again from a fresh read.
+				return &replanError{why: fmt.Sprintf("%s: %s: %v", addr, s, err)}
 			}
 			return nodeErr(addr, strings.ToUpper(commandName(s)), err)
 		}

@@ -202,7 +202,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	current := make([]string, len(d.Shards))
 	for i, s := range d.Shards {
 		cur, _ := currentMaster(obs, s)
-		if src := takeoverSource(d, obs, s); src != "" {
+		if src := takeoverSource(d, obs, i); src != "" {
 			cur = src
 		}
 		current[i] = cur
@@ -286,7 +286,21 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	if met {
 		steps = append(steps, Step{Kind: StepWaitKnown})
 	}
-	steps = append(steps, inWaves(moveSteps)...)
+	moveSteps, held := holdLastSlots(d, moveSteps, claims)
+	steps = append(steps, inWaves(moveSteps, 0)...)
+	steps = append(steps, inWaves(held, lastWave(steps)+1)...)
+	outgoing := map[string]SlotSet{}
+	for _, m := range append(moveSteps, held...) {
+		if m.Kind == StepMoveSlots {
+			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
+		}
+	}
+	claimed := map[string]SlotSet{}
+	for slot, a := range claims {
+		c := claimed[a]
+		c.Add(slot)
+		claimed[a] = c
+	}
 
 	// 5. Roles. A shard whose declared master lost mastership to one of its
 	// replicas (a failover, or the master was reset or replaced) is failed
@@ -295,7 +309,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// (the other replicas follow it by themselves). Without Failback the
 	// acting master keeps the role and the others follow it.
 	expect := Desired{Failback: d.Failback, Shards: append([]Shard(nil), d.Shards...)}
-	partial := false
+	partial, deferred := false, false
 	for i, s := range d.Shards {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
@@ -303,7 +317,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		// A master being removed whose shard a new, empty master replaces
 		// hands the shard over like a fail-back, whatever Failback says:
 		// the new master replicates it, then takes over once in sync.
-		takeover := cur != s.Master && slices.Contains(d.Remove, cur)
+		takeover := cur != s.Master && !slices.Contains(s.Members(), cur)
 		failback := d.Failback || takeover
 		if failback && cur != s.Master && !followsActing {
 			// This round makes the declared master follow the acting one;
@@ -338,6 +352,12 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				// An old master (back from the dead, or just failed over)
 				// still claims slots that a newer epoch took over; it turns
 				// replica by itself, and a later round sees it as one.
+			case self.IsMaster() && !self.Slots.Empty() &&
+				(slices.Contains(current, x) || claimed[x].Minus(outgoing[x]).Empty()):
+				// A master this plan empties (its slots move away, or it
+				// hands its shard to a new master by failover): once it
+				// has no slots, the next round makes it a replica here.
+				deferred = true
 			case self.IsMaster() && !self.Slots.Empty():
 				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
 					x, s.Master, self.Slots))
@@ -367,6 +387,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	for _, r := range d.Remove {
 		rid := obs.ID(r)
 		if rid == "" || slices.Contains(current, r) {
+			deferred = deferred || rid != ""
 			continue // a master handing its shard over leaves once it has
 		}
 		known := false
@@ -394,21 +415,85 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				}
 			}
 		}
-		wait := Step{Kind: StepWaitReady}
-		if partial {
-			wait.Expect = &expect
+		// A round that leaves work for the next one (a node to re-point
+		// once it has no slots) ends without waiting: the next round reads
+		// the nodes and goes on.
+		if !deferred {
+			wait := Step{Kind: StepWaitReady}
+			if partial {
+				wait.Expect = &expect
+			}
+			steps = append(steps, wait)
 		}
-		steps = append(steps, wait)
 	}
 	return steps, nil
 }
 
+// holdLastSlots keeps every declared master serving at least one slot
+// while it also receives slots: Redis turns a master that gives away its
+// last slot into a replica of the new owner (cluster-allow-replica-
+// migration), and a replica accepts no slots. For such a master, the last
+// slot of its last outgoing move is split off into a move of its own, to
+// run after all the others (by then it has received its new slots). It
+// returns the moves without those slots, and the held-back moves.
+func holdLastSlots(d Desired, moves []Step, claims map[int]string) (rest, held []Step) {
+	outgoing := map[string]SlotSet{}
+	last := map[string]int{}
+	for i, m := range moves {
+		if m.Kind == StepMoveSlots {
+			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
+			last[m.Addr] = i
+		}
+	}
+	incoming := map[string]bool{}
+	for _, m := range moves {
+		incoming[m.Target] = true
+	}
+	rest = slices.Clone(moves)
+	for _, src := range sortedKeys(last) {
+		role, _, _ := d.Role(src)
+		if role != RoleMaster || !incoming[src] {
+			continue
+		}
+		emptied := true
+		for slot, a := range claims {
+			if a == src && !outgoing[src].Has(slot) {
+				emptied = false
+				break
+			}
+		}
+		if !emptied {
+			continue
+		}
+		m := &rest[last[src]]
+		slot := lastSlot(m.Slots)
+		one := NewSlotSet(SlotRange{slot, slot})
+		h := *m
+		h.Slots = one
+		m.Slots = m.Slots.Minus(one)
+		held = append(held, h)
+	}
+	rest = slices.DeleteFunc(rest, func(m Step) bool { return m.Kind == StepMoveSlots && m.Slots.Empty() })
+	return rest, held
+}
+
+func lastWave(steps []Step) int {
+	w := -1
+	for _, s := range steps {
+		if s.Kind == StepMoveSlots || s.Kind == StepFixSlot {
+			w = max(w, s.Wave)
+		}
+	}
+	return w
+}
+
 // inWaves orders slot moves into waves in which no node is both a source
-// and a target, keeping the planner's order inside a wave.
-func inWaves(moves []Step) []Step {
+// and a target, keeping the planner's order inside a wave. Waves are
+// numbered from first.
+func inWaves(moves []Step, first int) []Step {
 	var out []Step
 	rest := moves
-	for wave := 0; len(rest) > 0; wave++ {
+	for wave := first; len(rest) > 0; wave++ {
 		src, dst := map[string]bool{}, map[string]bool{}
 		var later []Step
 		for _, m := range rest {
@@ -482,17 +567,28 @@ func short(id string) string {
 	return id
 }
 
-// takeoverSource returns the node being removed that a shard's new master
-// replaces by replication and failover rather than by moving keys: it
-// serves exactly the shard's declared slots, and the declared master holds
-// no slots and no keys, or already replicates it. "" when there is none.
-func takeoverSource(d Desired, obs *Observed, s Shard) string {
+// takeoverSource returns the master that shard i's declared master replaces
+// by replication and failover rather than by moving keys: a node being
+// removed, or declared a replica elsewhere, that serves exactly the shard's
+// declared slots, while the declared master holds no slots and no keys, or
+// already replicates it. "" when there is none.
+func takeoverSource(d Desired, obs *Observed, i int) string {
+	s := d.Shards[i]
 	m := obs.Node(s.Master)
 	mSelf := m.Self()
 	if mSelf == nil || s.Slots.Empty() {
 		return ""
 	}
-	for _, r := range d.Remove {
+	// Masters that stop being masters: nodes being removed, and nodes now
+	// declared replicas of another shard. (A declared replica of this
+	// shard serving its slots is a failover: currentMaster handles it.)
+	leaving := slices.Clone(d.Remove)
+	for j, o := range d.Shards {
+		if j != i {
+			leaving = append(leaving, o.Replicas...)
+		}
+	}
+	for _, r := range leaving {
 		x := obs.Node(r).Self()
 		if x == nil || !x.IsMaster() || x.Slots != s.Slots {
 			continue
