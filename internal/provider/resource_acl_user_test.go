@@ -98,10 +98,11 @@ func nodesState(want map[string]string) knownvalue.Check {
 	return knownvalue.MapExact(m)
 }
 
-func allStatus(nodes []*redistest.Node, s string) map[string]string {
+// inSync is every node of nodes in sync.
+func inSync(nodes []*redistest.Node) map[string]string {
 	out := map[string]string{}
 	for _, n := range nodes {
-		out[n.Addr()] = s
+		out[n.Addr()] = cluster.ACLInSync
 	}
 	return out
 }
@@ -120,12 +121,12 @@ func TestAccACLUser_cluster(t *testing.T) {
 	cfg1 := aclUserConfig(aclWO(seed, "App-Pw-One", 1, appRules...))
 	cfg2 := aclUserConfig(aclWO(seed, "App-Pw-Two", 2, appRules...))
 	res := "redis_acl_user.app"
-	drifted := allStatus(members, cluster.ACLInSync)
+	drifted := inSync(members)
 	drifted[members[1].Addr()] = cluster.ACLRulesDiffer
 	drifted[members[2].Addr()] = cluster.ACLPasswordsDiffer
 	drifted[members[3].Addr()] = cluster.ACLMissing
-	withSpare := allStatus(nodes, cluster.ACLInSync)
-	joined := allStatus(nodes, cluster.ACLInSync)
+	withSpare := inSync(nodes)
+	joined := inSync(nodes)
 	joined[spare.Addr()] = cluster.ACLMissing
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -134,7 +135,7 @@ func TestAccACLUser_cluster(t *testing.T) {
 			{
 				Config: cfg1,
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(res, tfjsonpath.New("nodes"), nodesState(allStatus(members, cluster.ACLInSync))),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("nodes"), nodesState(inSync(members))),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("password_wo"), knownvalue.Null()),
 				},
 				Check: checkAuthEverywhere(members, "App-Pw-One"),
@@ -151,7 +152,7 @@ func TestAccACLUser_cluster(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					beforeOf{res, tfjsonpath.New("nodes"), nodesState(drifted)},
-					plancheck.ExpectKnownValue(res, tfjsonpath.New("nodes"), nodesState(allStatus(members, cluster.ACLInSync))),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("nodes"), nodesState(inSync(members))),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(checkAuthEverywhere(members, "App-Pw-One", "Intruder-Pw"),
 					refusedAsApp(members[1:2], "App-Pw-One", "CONFIG", "GET", "maxmemory")),
@@ -466,4 +467,35 @@ func TestAccACLUser_secretsNeverLeak(t *testing.T) {
 		t.Errorf("no state file under %s", work)
 	}
 	t.Logf("searched %d log entries (%d bytes, %d harness configurations left out), %d errors, %d state files", entries, len(logs), skipped, len(errs), states)
+}
+
+// aclUserManage is what the provider's user needs beyond aclManage to
+// manage ACL users (templates/resources/acl_user.md.tmpl; keep in sync).
+const aclUserManage = "+acl|getuser +acl|setuser +acl|deluser +acl|list +acl|save +config|get +config|rewrite"
+
+// TestAccACLUser_minimalProviderUser: the provider, logged in as a user
+// with exactly the documented rules, creates, reads, imports and deletes
+// a user; and refuses to manage itself.
+func TestAccACLUser_minimalProviderUser(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 3, redistest.Options{Users: aclUser(aclManage + " " + aclUserManage)})
+	redistest.CreateCluster(t, nodes, 0)
+	body := aclWO(nodes[0].Addr(), "Min-Pw", 1, appRules...)
+	cfg := aclProviderConfig("terraform", aclUserPassword) + "resource \"redis_acl_user\" \"app\" {\n  name = \"app\"\n" + body + "\n}\n"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoAppUser(nodes),
+		Steps: []resource.TestStep{
+			{Config: cfg, Check: checkAuthEverywhere(nodes, "Min-Pw")},
+			{Config: cfg, PlanOnly: true},
+			{
+				ResourceName: "redis_acl_user.app", ImportState: true, ImportStateId: nodes[2].Addr() + "/app",
+				ImportStateVerify: true, ImportStateVerifyIgnore: []string{"rules", "seeds", "password_wo_version"},
+			},
+			{
+				Config:      strings.Replace(cfg, `name = "app"`, `name = "terraform"`, 1),
+				ExpectError: regexp.MustCompile(`ACL User Is The Provider's Own`),
+			},
+		},
+	})
 }
