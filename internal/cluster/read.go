@@ -15,6 +15,9 @@ type Member struct {
 	Slots     SlotSet
 	LinkState string
 	Flags     []string
+	// Engine ("redis" or "valkey") and its version, as read from the node
+	// itself; empty for a node Terraform did not read.
+	Engine, Version string
 	// Reachable is false for a declared node that could not be read; its
 	// fields then come from another member's view, when any has it.
 	Reachable bool
@@ -57,7 +60,7 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 			continue
 		}
 		known[n.ID] = true
-		m := Member{Addr: a, ID: n.ID, Reachable: true, LinkState: "connected"}
+		m := Member{Addr: a, ID: n.ID, Reachable: true, LinkState: "connected", Engine: n.Engine, Version: n.EngineVersion}
 		if self := n.Self(); self != nil {
 			m.Role, m.MasterID, m.Slots = self.Role(), self.MasterID, self.Slots
 			m.Flags = withoutMyself(self.Flags)
