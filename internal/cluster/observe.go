@@ -21,11 +21,11 @@ type NodeState struct {
 	ID      string            // CLUSTER MYID
 	Info    map[string]string // CLUSTER INFO
 	Version string            // redis_version (Valkey reports its Redis-compatible one)
+	Keys    int64             // DBSIZE
 	// Engine is "valkey" (INFO server's server_name) or "redis", and
 	// EngineVersion that engine's own version (valkey_version or
 	// redis_version).
 	Engine, EngineVersion string
-	Keys    int64             // DBSIZE
 	// View is the node's CLUSTER NODES; nil when the observation skipped it.
 	View []NodeLine
 	// IP is the address the node is dialed at, resolved, for CLUSTER MEET.
