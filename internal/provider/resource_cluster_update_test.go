@@ -163,7 +163,7 @@ func TestAccCluster_replicas(t *testing.T) {
 					planned(a[5], "master_id", liveID{t, nodes[2]}),
 					plancheck.ExpectUnknownValue("redis_cluster.test", nodePath(a[5], "id")),
 				)},
-				Check:  checkLive(t, nodes, a[:3], [][]string{{a[3], a[4]}, nil, {a[5]}}, nil),
+				Check: checkLive(t, nodes, a[:3], [][]string{{a[3], a[4]}, nil, {a[5]}}, nil),
 			},
 			{
 				// remove a[3]: reset and forgotten

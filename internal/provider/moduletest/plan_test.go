@@ -70,7 +70,12 @@ func TestAccPlan_failbackText(t *testing.T) {
 		return true
 	}, "every node to agree on the failover")
 
-	x.must("plan", "-out=failback.tfplan", "-input=false", "-no-color")
+	planOut := x.must("plan", "-out=failback.tfplan", "-input=false", "-no-color")
+	if i := strings.Index(planOut, "Warning: Cluster Drifted"); i >= 0 {
+		t.Logf("the plan's warning:\n%s", planOut[i:])
+	} else {
+		t.Errorf("the plan does not warn \"Cluster Drifted\":\n%s", planOut)
+	}
 	text := x.must("show", "-no-color", "failback.tfplan")
 	diff := resourceDiff(text, "redis_cluster.main")
 	t.Logf("terraform show failback.tfplan (%d lines in the resource's diff):\n%s", len(diff), text)
