@@ -456,6 +456,16 @@ func (r *aclUserResource) fillState(ctx context.Context, m *aclUserModel, status
 	return diags
 }
 
+// privateGetter and privateSetter are the parts of the framework's private
+// state (request and response sides) this resource uses.
+type privateGetter interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
 func setACLExpect(ctx context.Context, p privateSetter, e cluster.ACLExpect) diag.Diagnostics {
 	raw, err := json.Marshal(e)
 	if err != nil {
