@@ -160,8 +160,8 @@ func (e *Executor) assignSlot(ctx context.Context, obs *Observed, slot int, owne
 			return nil
 		})
 		// A source that gave away its last slot may already be a replica
-		// of the new owner ("use SETSLOT only with masters"): done.
-		turnedReplica := a == from && node.Err() != nil && strings.Contains(node.Err().Error(), "only with masters")
+		// of the new owner: done (see sourceGaveUp).
+		turnedReplica := a == from && sourceGaveUp(node.Err())
 		if err := node.Err(); err != nil && (i == 0 || a == from) && !turnedReplica {
 			return nodeErr(a, fmt.Sprintf("CLUSTER SETSLOT %d NODE", slot), err)
 		}
@@ -217,6 +217,12 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 		for attempt := 0; len(left) > 0; attempt++ {
 			var err error
 			if left, err = setSlotsNode(ctx, src, left, dstID); err != nil {
+				if e.isReplica(ctx, s.Addr) {
+					// The source gave its last slot away and follows the
+					// target; Valkey closes the connection of a client it
+					// unblocks on turning replica, so the answer was lost.
+					break
+				}
 				return nodeErr(s.Addr, "CLUSTER SETSLOT NODE", err)
 			}
 			if len(left) == 0 {
@@ -290,16 +296,56 @@ func setSlotsNode(ctx context.Context, c *redis.Client, slots []int, id string) 
 				left = append(left, slots[i])
 				continue
 			}
-			if strings.Contains(err.Error(), "only with masters") {
-				// The source gave away its last slot: the target's claim
-				// reached it by gossip first and it turned itself into a
-				// replica of the target. Its keys were already drained.
+			if sourceGaveUp(err) {
+				// The target owns the slot (it took SETSLOT NODE first) and
+				// the source's keys of it were drained: the source learns the
+				// owner by gossip if it did not take the command.
 				continue
 			}
 			return nil, fmt.Errorf("slot %d: %w", slots[i], err)
 		}
 	}
 	return left, nil
+}
+
+// isReplica tells whether the node at addr answers ROLE as a replica.
+func (e *Executor) isReplica(ctx context.Context, addr string) bool {
+	role, err := e.Pool.Client(addr).Do(ctx, "ROLE").Slice()
+	if err != nil || len(role) == 0 {
+		return false
+	}
+	r, _ := role[0].(string)
+	return r == "slave" || r == "replica"
+}
+
+// sourceGaveUp tells whether err, the answer of a move's source to CLUSTER
+// SETSLOT NODE (sent once the target owns the slot), only says that the
+// source learned the new owner another way. The target's claim reaches the
+// source by gossip, and a source that gave away its last slot turns itself
+// into a replica of the target (cluster-allow-replica-migration):
+//   - "Please use SETSLOT only with masters" (Redis; Valkey says "primaries").
+//   - Valkey 8.0+ replicates SETSLOT to the master's online replicas and blocks
+//     the client until they acknowledge. If the source turns replica while it
+//     waits, the client is unblocked with "UNBLOCKED force unblock from
+//     blocking operation, instance state changed (master -> replica?)"; if
+//     its replicas follow the new owner first, the wait times out with
+//     "NOREPLICAS Not enough good replicas to write". valkey-cli's reshard
+//     accepts the same answers from the source (clusterManagerMoveSlot).
+//
+// The source refuses SETSLOT NODE while it still holds keys of the slot
+// before it replicates anything, so none of these answers leaves a key
+// behind; the final readiness wait checks that every node sees the owner.
+func sourceGaveUp(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range []string{"only with masters", "only with primaries", "UNBLOCKED", "NOREPLICAS"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // drainSlots moves every key of the given slots from a node to ip:port:
