@@ -54,6 +54,10 @@ var (
 	FeatureACL = Feature{Name: "ACL users", Redis: since(6, 0)}
 	// CLUSTER SETSLOT replicated to the master's replicas before it applies (Valkey 8.0).
 	FeatureReplicatedSetSlot = Feature{Name: "CLUSTER SETSLOT replicated to replicas", Valkey: since(8, 0)}
+	// Keys of slots the node cannot serve (it owns no such slot) hidden from CLUSTER
+	// COUNTKEYSINSLOT (0), GETKEYSINSLOT, SCAN and KEYS; DBSIZE still counts them. Came with
+	// Redis's atomic slot migration (8.4).
+	FeatureHidesUnownedSlots = Feature{Name: "keys of unowned slots hidden from COUNTKEYSINSLOT and SCAN", Redis: since(8, 4), NoValkey: true}
 )
 
 // Has reports whether the engine has the feature.
