@@ -40,6 +40,8 @@ type Feature struct {
 	// NoValkey marks features no Valkey has.
 	Valkey   *[2]int
 	NoValkey bool
+	// RedisUntil, when set, is the first Redis major.minor without it (a behaviour that went).
+	RedisUntil *[2]int
 }
 
 func since(major, minor int) *[2]int { return &[2]int{major, minor} }
@@ -57,7 +59,11 @@ var (
 	// Keys of slots the node cannot serve (it owns no such slot) hidden from CLUSTER
 	// COUNTKEYSINSLOT (0), GETKEYSINSLOT, SCAN and KEYS; DBSIZE still counts them. Came with
 	// Redis's atomic slot migration (8.4).
-	FeatureHidesUnownedSlots = Feature{Name: "keys of unowned slots hidden from COUNTKEYSINSLOT and SCAN", Redis: since(8, 4), NoValkey: true}
+	// CLUSTER MEET reaches a node the receiver forgot (CLUSTER FORGET) while its 60 s ban
+	// lasts. Redis 8.6 ignores it until the ban ends (seen on 8.6.3; 8.0.2 and every
+	// Valkey of the matrix accept it).
+	FeatureMeetDuringForgetBan = Feature{Name: "CLUSTER MEET of a node forgotten less than 60 s ago", Redis: since(3, 0), RedisUntil: since(8, 6)}
+	FeatureHidesUnownedSlots   = Feature{Name: "keys of unowned slots hidden from COUNTKEYSINSLOT and SCAN", Redis: since(8, 4), NoValkey: true}
 )
 
 // Has reports whether the engine has the feature.
@@ -68,15 +74,21 @@ func (e Engine) Has(f Feature) bool {
 		}
 		return f.Valkey == nil || e.AtLeast(f.Valkey[0], f.Valkey[1])
 	}
+	if f.RedisUntil != nil && e.AtLeast(f.RedisUntil[0], f.RedisUntil[1]) {
+		return false
+	}
 	return f.Redis != nil && e.AtLeast(f.Redis[0], f.Redis[1])
 }
 
 // need describes where the feature arrived, e.g. "Redis 7.0+, every Valkey".
 func (f Feature) need() string {
 	var parts []string
-	if f.Redis != nil {
+	switch {
+	case f.Redis != nil && f.RedisUntil != nil:
+		parts = append(parts, fmt.Sprintf("Redis %d.%d to before %d.%d", f.Redis[0], f.Redis[1], f.RedisUntil[0], f.RedisUntil[1]))
+	case f.Redis != nil:
 		parts = append(parts, fmt.Sprintf("Redis %d.%d+", f.Redis[0], f.Redis[1]))
-	} else {
+	default:
 		parts = append(parts, "no Redis")
 	}
 	switch {
