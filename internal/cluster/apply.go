@@ -68,6 +68,9 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		rounds = defaultMaxRounds
 	}
 	addrs := d.Observed()
+	if obs != nil && !obs.readSettings(d.ConfigKeys()) {
+		obs = nil // observed without the declared settings: read again with them
+	}
 	var last []Step
 	same := 0
 	for round := 0; round < rounds; round++ {

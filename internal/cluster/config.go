@@ -190,6 +190,20 @@ func configSteps(d Desired, obs *Observed) ([]Step, error) {
 	return steps, errs.Err()
 }
 
+// readSettings tells whether every node read holds the settings keys (or
+// the reason they could not be read).
+func (o *Observed) readSettings(keys []string) bool {
+	if len(keys) == 0 {
+		return true
+	}
+	for _, n := range o.Nodes {
+		if n.OK() && n.Config == nil && n.ConfigErr == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // ConfigKeys lists the declared settings' names, sorted.
 func (d Desired) ConfigKeys() []string { return sortedKeys(d.Config) }
 

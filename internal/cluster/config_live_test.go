@@ -83,7 +83,8 @@ func TestConfigApplyDriftAndRestart(t *testing.T) {
 	if st, err := cluster.Plan(d, cluster.Observe(ctx, e.Pool, d.Addrs(), true)); err != nil || len(st) != 0 {
 		t.Fatalf("plan without settings read: %v %v", st, err)
 	}
-	if _, err := e.Apply(ctx, d, nil); err != nil {
+	// Apply given an observation without the settings reads them itself.
+	if _, err := e.Apply(ctx, d, cluster.Observe(ctx, e.Pool, d.Addrs(), true)); err != nil {
 		t.Fatal(err)
 	}
 	if got := configGet(t, replica, "hz"); got != "20" {

@@ -574,7 +574,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	defer cancel()
 
 	desired.Remove = minus(prior.Addrs(), desired.Addrs())
-	obs := cluster.Observe(ctx, r.data.pool, desired.Observed(), true)
+	obs := cluster.ObserveWith(ctx, r.data.pool, desired.Observed(), cluster.ObserveOptions{Views: true, Config: desired.ConfigKeys()})
 	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
 		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
 			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())
