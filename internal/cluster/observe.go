@@ -257,11 +257,18 @@ func observeNodeWith(ctx context.Context, pool *Pool, addr string, opts ObserveO
 		}
 		return nil
 	})
-	// The topology commands decide whether the node was read; the
-	// settings and INFO replication only add to it.
+	// The topology commands decide whether the node was read; a refused
+	// CONFIG GET or INFO replication only takes from it. (When the
+	// connection itself failed, no command carries an error.)
 	if err != nil && server.Err() == nil && myid.Err() == nil && info.Err() == nil &&
 		dbsize.Err() == nil && (!views || nodes.Err() == nil) {
-		err = nil
+		extra := repl != nil && repl.Err() != nil
+		for _, g := range gets {
+			extra = extra || g.Err() != nil
+		}
+		if extra {
+			err = nil
+		}
 	}
 	if err != nil {
 		// The first failing command says why; a server without cluster
