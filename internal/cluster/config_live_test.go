@@ -167,3 +167,30 @@ func TestConfigValueForm(t *testing.T) {
 		t.Fatalf("unpersisted: %v", u)
 	}
 }
+
+// TestObserveWithoutConfigGrant: a user without +config|get still observes
+// the node (the topology is read; ConfigErr says why the settings are
+// not), the safety checks skip what needs settings, and a plan declaring
+// settings fails naming the node and the grant.
+func TestObserveWithoutConfigGrant(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 1, redistest.Options{Users: []string{"minimal on >min-pw " + minimalACL}})
+	pool := cluster.NewPool(cluster.PoolConfig{Credentials: cluster.Credentials{Username: "minimal", Password: "min-pw"}, DialTimeout: time.Second})
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	addr := nodes[0].Addr()
+	obs := cluster.ObserveWith(ctx, pool, []string{addr}, cluster.ObserveOptions{Views: true, Config: []string{"hz"}, Safety: true})
+	n := obs.Node(addr)
+	if !n.OK() || n.ID == "" || n.Self() == nil {
+		t.Fatalf("node not observed: %v", n.Err)
+	}
+	if n.Config != nil || n.ConfigErr == nil || !strings.Contains(n.ConfigErr.Error(), "NOPERM") {
+		t.Fatalf("config %v, err %v: want the refusal", n.Config, n.ConfigErr)
+	}
+	_ = cluster.Safety(n.View, obs, true)
+	d := cluster.Desired{Shards: []cluster.Shard{{Master: addr, Slots: cluster.EvenSplit(1)[0]}}, Config: map[string]string{"hz": "10"}}
+	if _, err := cluster.Plan(d, obs); err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "+config|get") {
+		t.Fatalf("plan: %v", err)
+	}
+}
