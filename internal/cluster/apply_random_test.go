@@ -37,7 +37,7 @@ import (
 // randomChangeSeeds are the seeds make test runs (each a few rounds).
 var randomChangeSeeds = []uint64{1, 2}
 
-const randomChangeRounds = 3
+const randomChangeRounds = 4
 
 // change is one kind of edit to a declaration.
 type change func(r *rand.Rand, d *cluster.Desired, free *[]string) string

@@ -168,8 +168,8 @@ func (e *Executor) assignSlot(ctx context.Context, obs *Observed, slot int, owne
 			return nil
 		})
 		// A source that gave away its last slot may already be a replica
-		// of the new owner ("use SETSLOT only with masters"): done.
-		turnedReplica := a == from && node.Err() != nil && strings.Contains(node.Err().Error(), "only with masters")
+		// of the new owner: done (see sourceGaveUp).
+		turnedReplica := a == from && sourceGaveUp(node.Err())
 		if err := node.Err(); err != nil && (i == 0 || a == from) && !turnedReplica {
 			return nodeErr(a, fmt.Sprintf("CLUSTER SETSLOT %d NODE", slot), err)
 		}
@@ -225,6 +225,12 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 		for attempt := 0; len(left) > 0; attempt++ {
 			var err error
 			if left, err = setSlotsNode(ctx, src, left, dstID); err != nil {
+				if e.isReplica(ctx, s.Addr) {
+					// The source gave its last slot away and follows the
+					// target; Valkey closes the connection of a client it
+					// unblocks on turning replica, so the answer was lost.
+					break
+				}
 				return nodeErr(s.Addr, "CLUSTER SETSLOT NODE", err)
 			}
 			if len(left) == 0 {
@@ -263,18 +269,46 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	return nil
 }
 
+// setSlotConns is how many connections a node's SETSLOT commands for one
+// chunk are spread over. Valkey 8.0+ blocks each SETSLOT until the master's
+// replicas acknowledge it, so one connection runs one slot per replication
+// round trip; several blocked clients are released by the same
+// acknowledgement. Measured on Valkey 9.1.2 (3x(1+1), 2731 slots, loopback):
+// one connection moved about 100 slots per second.
+const setSlotConns = 8
+
+// pipeSetSlot sends CLUSTER SETSLOT <slot> <how> <id> for every slot, spread
+// over setSlotConns pipelines, and returns each slot's error.
+func pipeSetSlot(ctx context.Context, c *redis.Client, slots []int, how, id string) []error {
+	errs := make([]error, len(slots))
+	per := (len(slots) + setSlotConns - 1) / setSlotConns
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(slots); lo += per {
+		hi := min(lo+per, len(slots))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmds := make([]*redis.Cmd, hi-lo)
+			_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, slot := range slots[lo:hi] {
+					cmds[i] = p.Do(ctx, "CLUSTER", "SETSLOT", slot, how, id)
+				}
+				return nil
+			})
+			for i, cmd := range cmds {
+				errs[lo+i] = cmd.Err()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // setSlots sends CLUSTER SETSLOT <slot> <how> <id> for every slot in one
-// round trip; it returns the first slot that failed.
+// round trip per connection; it returns the first slot that failed.
 func setSlots(ctx context.Context, c *redis.Client, slots []int, how, id string) (int, error) {
-	cmds := make([]*redis.Cmd, len(slots))
-	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, slot := range slots {
-			cmds[i] = p.Do(ctx, "CLUSTER", "SETSLOT", slot, how, id)
-		}
-		return nil
-	})
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
+	for i, err := range pipeSetSlot(ctx, c, slots, how, id) {
+		if err != nil {
 			return slots[i], err
 		}
 	}
@@ -284,30 +318,63 @@ func setSlots(ctx context.Context, c *redis.Client, slots []int, how, id string)
 // setSlotsNode assigns slots to id on a source node and returns those it
 // refused because it still holds keys of them.
 func setSlotsNode(ctx context.Context, c *redis.Client, slots []int, id string) ([]int, error) {
-	cmds := make([]*redis.Cmd, len(slots))
-	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, slot := range slots {
-			cmds[i] = p.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", id)
-		}
-		return nil
-	})
 	var left []int
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
+	for i, err := range pipeSetSlot(ctx, c, slots, "NODE", id) {
+		if err != nil {
 			if strings.Contains(err.Error(), "still hold keys") {
 				left = append(left, slots[i])
 				continue
 			}
-			if strings.Contains(err.Error(), "only with masters") {
-				// The source gave away its last slot: the target's claim
-				// reached it by gossip first and it turned itself into a
-				// replica of the target. Its keys were already drained.
+			if sourceGaveUp(err) {
+				// The target owns the slot (it took SETSLOT NODE first) and
+				// the source's keys of it were drained: the source learns the
+				// owner by gossip if it did not take the command.
 				continue
 			}
 			return nil, fmt.Errorf("slot %d: %w", slots[i], err)
 		}
 	}
 	return left, nil
+}
+
+// isReplica tells whether the node at addr answers ROLE as a replica.
+func (e *Executor) isReplica(ctx context.Context, addr string) bool {
+	role, err := e.Pool.Client(addr).Do(ctx, "ROLE").Slice()
+	if err != nil || len(role) == 0 {
+		return false
+	}
+	r, _ := role[0].(string)
+	return r == "slave" || r == "replica"
+}
+
+// sourceGaveUp tells whether err, the answer of a move's source to CLUSTER
+// SETSLOT NODE (sent once the target owns the slot), only says that the
+// source learned the new owner another way. The target's claim reaches the
+// source by gossip, and a source that gave away its last slot turns itself
+// into a replica of the target (cluster-allow-replica-migration):
+//   - "Please use SETSLOT only with masters" (Redis; Valkey says "primaries").
+//   - Valkey 8.0+ replicates SETSLOT to the master's online replicas and blocks
+//     the client until they acknowledge. If the source turns replica while it
+//     waits, the client is unblocked with "UNBLOCKED force unblock from
+//     blocking operation, instance state changed (master -> replica?)"; if
+//     its replicas follow the new owner first, the wait times out with
+//     "NOREPLICAS Not enough good replicas to write". valkey-cli's reshard
+//     accepts the same answers from the source (clusterManagerMoveSlot).
+//
+// The source refuses SETSLOT NODE while it still holds keys of the slot
+// before it replicates anything, so none of these answers leaves a key
+// behind; the final readiness wait checks that every node sees the owner.
+func sourceGaveUp(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range []string{"only with masters", "only with primaries", "UNBLOCKED", "NOREPLICAS"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // drainSlots moves every key of the given slots from a node to ip:port:

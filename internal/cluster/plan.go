@@ -214,12 +214,25 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// move the ones another declared master serves, and settle open ones,
 	// once every node knows every other.
 	current := make([]string, len(d.Shards))
-	for i, s := range d.Shards {
-		cur, _ := currentMaster(obs, s)
-		if src := takeoverSource(d, obs, i); src != "" {
-			cur = src
+	// A leaving master whose shard a new master takes over by failover
+	// while the slots also change: this round only hands the shard over;
+	// its slots move from the new master in the next one.
+	handover := map[string]bool{}
+	for i := range d.Shards {
+		if src, exact := takeoverSource(d, obs, i); src != "" {
+			current[i] = src
+			handover[src] = !exact
 		}
-		current[i] = cur
+	}
+	for i, s := range d.Shards {
+		cur := current[i]
+		if cur == "" {
+			cur, _ = currentMaster(obs, s)
+			current[i] = cur
+		}
+		if handover[cur] {
+			continue
+		}
 		var unowned SlotSet
 		moves := map[string]SlotSet{}
 		for _, slot := range s.Slots.Slots() {
@@ -241,6 +254,9 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				Why: fmt.Sprintf("slots %s are served by no node; apply assigns them to %s", unowned, cur)})
 		}
 		for _, from := range sortedKeys(moves) {
+			if handover[from] {
+				continue // it moves from the new master next round
+			}
 			moveSteps = append(moveSteps, Step{Kind: StepMoveSlots, Addr: from, Target: cur,
 				TargetID: obs.ID(cur), Slots: moves[from],
 				Why: fmt.Sprintf("slots %s are served by %s but declared on %s; apply moves them back with their keys", moves[from], from, cur)})
@@ -400,9 +416,14 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// ID is a no-op).
 	for _, r := range d.Remove {
 		rid := obs.ID(r)
-		if rid == "" || slices.Contains(current, r) {
-			deferred = deferred || rid != ""
-			continue // a master handing its shard over leaves once it has
+		if rid == "" {
+			continue
+		}
+		if slices.Contains(current, r) || !claimed[r].Minus(outgoing[r]).Empty() {
+			// It still serves slots this round does not move (it hands
+			// its shard over by failover first): it leaves once empty.
+			deferred = true
+			continue
 		}
 		known := false
 		for _, a := range addrs {
@@ -590,15 +611,16 @@ func short(id string) string {
 
 // takeoverSource returns the master that shard i's declared master replaces
 // by replication and failover rather than by moving keys: a node being
-// removed, or declared a replica elsewhere, that serves exactly the shard's
-// declared slots, while the declared master holds no slots and no keys, or
-// already replicates it. "" when there is none.
-func takeoverSource(d Desired, obs *Observed, i int) string {
+// removed, or declared a replica elsewhere, that the declared master
+// already replicates, or that serves exactly the shard's declared slots
+// while the declared master holds no slots and no keys. exact tells that it
+// serves exactly the declared slots. "" when there is none.
+func takeoverSource(d Desired, obs *Observed, i int) (src string, exact bool) {
 	s := d.Shards[i]
 	m := obs.Node(s.Master)
 	mSelf := m.Self()
 	if mSelf == nil || s.Slots.Empty() {
-		return ""
+		return "", false
 	}
 	// Masters that stop being masters: nodes being removed, and nodes now
 	// declared replicas of another shard. (A declared replica of this
@@ -611,15 +633,20 @@ func takeoverSource(d Desired, obs *Observed, i int) string {
 	}
 	for _, r := range leaving {
 		x := obs.Node(r).Self()
-		if x == nil || !x.IsMaster() || x.Slots != s.Slots {
+		if x == nil || !x.IsMaster() || x.Slots.Empty() {
 			continue
 		}
-		if mSelf.IsReplica() && mSelf.MasterID == x.ID ||
-			mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
-			return r
+		// A replica of the leaving master takes over whatever it serves
+		// (slots that change move afterwards); an empty master only a
+		// shard with the same slots.
+		if mSelf.IsReplica() && mSelf.MasterID == x.ID {
+			return r, x.Slots == s.Slots
+		}
+		if x.Slots == s.Slots && mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
+			return r, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func takeoverWhy(i int, s Shard, from string) string {

@@ -134,7 +134,17 @@ func TestAccClusterNode_replacedReplica(t *testing.T) {
 			{
 				// A seed forgets the other replica (CLUSTER FORGET, which
 				// also bans it from gossip for 60 s): drift on that
-				// replica's resource; apply makes them meet again.
+				// replica's resource; apply makes them meet again. Redis
+				// 8.6 also ignores a MEET during the ban (the seed drops
+				// the node again once the handshake names it), so there
+				// the node can only rejoin after 60 s: not tested there.
+				SkipFunc: func() (bool, error) {
+					if e := redistest.ServerEngine(t); !e.Has(redistest.FeatureMeetDuringForgetBan) {
+						t.Logf("step skipped: %s lacks %s", e, redistest.FeatureMeetDuringForgetBan.Name)
+						return true, nil
+					}
+					return false, nil
+				},
 				PreConfig: func() {
 					redistest.Do(t, nodes[0], "CLUSTER", "FORGET", redistest.MyID(t, nodes[3]))
 				},

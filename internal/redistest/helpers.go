@@ -342,7 +342,6 @@ func CreateCluster(t testing.TB, nodes []*Node, replicas int) []string {
 		t.Fatalf("redistest: CreateCluster: %d nodes cannot make masters with %d replicas each", len(nodes), replicas)
 	}
 	m := len(nodes) / (1 + replicas)
-	v7 := nodes[0].version.atLeast(7, 0)
 	ranges := make([]string, m)
 	for i := range m {
 		lo, hi := i*16384/m, (i+1)*16384/m-1
@@ -351,14 +350,7 @@ func CreateCluster(t testing.TB, nodes []*Node, replicas int) []string {
 		} else {
 			ranges[i] = fmt.Sprintf("%d-%d", lo, hi)
 		}
-		args := []any{"CLUSTER", "ADDSLOTSRANGE", lo, hi}
-		if !v7 {
-			args = []any{"CLUSTER", "ADDSLOTS"}
-			for s := lo; s <= hi; s++ {
-				args = append(args, s)
-			}
-		}
-		Do(t, nodes[i], args...)
+		AddSlotsRange(t, nodes[i], lo, hi)
 	}
 	ids := make([]string, len(nodes))
 	for i, n := range nodes {

@@ -75,8 +75,8 @@ type Options struct {
 	ClusterEnabled *bool
 	// DistinctHosts binds each node to its own loopback address 127.0.0.X (X in 2..254, drawn
 	// at random, never shared by two live nodes of this process) with --bind-source-addr X, so
-	// each node looks like a separate host; otherwise all nodes bind 127.0.0.1.
-	// Needs Redis >= 7.0.
+	// each node looks like a separate host; otherwise all nodes bind 127.0.0.1. Redis 6 lacks
+	// bind-source-addr: the node announces X instead (cluster-announce-ip, replica-announce-ip).
 	DistinctHosts bool
 	// ExtraArgs are appended to the redis-server command line (e.g. "--cluster-replica-validity-factor", "0").
 	ExtraArgs []string
@@ -364,7 +364,15 @@ func (n *Node) args() []string {
 		a = append(a, strings.Fields(u)...)
 	}
 	if n.distinct {
-		a = append(a, "--bind-source-addr", n.ip)
+		if n.version.atLeast(7, 0) {
+			a = append(a, "--bind-source-addr", n.ip)
+		} else {
+			// Redis 6 has no bind-source-addr: connections leave from 127.0.0.1, so a peer
+			// would record this node under that address from a MEET. Announcing the bound
+			// address in every cluster bus message and replication handshake makes peers and
+			// masters use it instead (NodeArgs below may still announce another).
+			a = append(a, "--cluster-announce-ip", n.ip, "--replica-announce-ip", n.ip)
+		}
 	}
 	if n.version.atLeast(7, 0) {
 		// DEBUG POPULATE (FillNode) is refused from non-local clients by default since 7.0.
@@ -510,9 +518,6 @@ func Start(t testing.TB, n int, opts Options) []*Node {
 	t.Helper()
 	bin, ver := lookupServer(t)
 	opts = opts.withDefaults()
-	if opts.DistinctHosts && !ver.atLeast(7, 0) {
-		t.Fatalf("redistest: DistinctHosts needs --bind-source-addr, Redis >= 7.0; %s is %s", bin, ver)
-	}
 	nodes := make([]*Node, n)
 	t.Cleanup(func() {
 		var wg sync.WaitGroup
@@ -653,7 +658,18 @@ func canListen(ip string, port int) bool {
 	return true
 }
 
-type serverVersion struct{ major, minor, patch int }
+type serverVersion struct {
+	major, minor, patch int
+	valkey              bool
+}
+
+func (v serverVersion) engine() Engine {
+	e := Engine{Name: "redis", Major: v.major, Minor: v.minor, Patch: v.patch}
+	if v.valkey {
+		e.Name = "valkey"
+	}
+	return e
+}
 
 func (v serverVersion) atLeast(major, minor int) bool {
 	return v.major > major || (v.major == major && v.minor >= minor)
@@ -664,12 +680,16 @@ func (v serverVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.major,
 var (
 	versionsMu sync.Mutex
 	versions   = map[string]serverVersion{}
-	versionRE  = regexp.MustCompile(`v=(\d+)\.(\d+)\.(\d+)`)
+	versionRE  = regexp.MustCompile(`^(\w+) server v=(\d+)\.(\d+)\.(\d+)`)
 )
 
 // lookupServer finds redis-server and its version, or fails the test.
 func lookupServer(t testing.TB) (string, serverVersion) {
 	t.Helper()
+	if testing.Short() {
+		// go test -short is the fast tier: pure tests only, no server.
+		t.Skip("needs redis-server; skipped with -short")
+	}
 	name := redisServerBin
 	if env := os.Getenv("REDISTEST_SERVER"); env != "" {
 		name = env
@@ -697,9 +717,10 @@ func lookupServer(t testing.TB) (string, serverVersion) {
 		t.Fatalf("redistest: cannot read the version in %q", out)
 	}
 	var v serverVersion
-	v.major, _ = strconv.Atoi(m[1])
-	v.minor, _ = strconv.Atoi(m[2])
-	v.patch, _ = strconv.Atoi(m[3])
+	v.valkey = strings.EqualFold(m[1], "valkey")
+	v.major, _ = strconv.Atoi(m[2])
+	v.minor, _ = strconv.Atoi(m[3])
+	v.patch, _ = strconv.Atoi(m[4])
 	versions[bin] = v
 	return bin, v
 }
