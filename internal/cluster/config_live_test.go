@@ -127,13 +127,18 @@ func TestConfigRefusedBeforeAnyChange(t *testing.T) {
 	}{
 		{"no-such-setting", "1", `setting "no-such-setting" is unknown to ` + addrs[0]},
 		{"daemonize", "yes", `setting "daemonize" cannot be changed at runtime`},
-		{"dir", "/tmp", `setting "dir" cannot be changed at runtime`},
 		{"requirepass", "x", "credential"},
 		{"cluster-*", "1", "not a setting name"},
 	} {
 		err := cluster.ValidateSettings(ctx, e.Pool, addrs, map[string]string{c.key: c.value, "hz": "33"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.key, err, c.want)
+		}
+	}
+	if redistest.ServerEngine(t).Has(redistest.FeatureProtectedConfigs) {
+		err := cluster.ValidateSettings(ctx, e.Pool, addrs, map[string]string{"dir": "/tmp", "hz": "33"})
+		if err == nil || !strings.Contains(err.Error(), `setting "dir" cannot be changed at runtime`) {
+			t.Errorf("dir: %v", err)
 		}
 	}
 	for _, n := range nodes {
