@@ -120,6 +120,18 @@ data "redis_cluster" "live" {
 		t.Errorf("same_host gone without a fix: %v", diags)
 	}
 
+	// A replica's setting changed by hand: drift naming the node and the
+	// setting; apply sets it back.
+	redistest.Do(t, nodes[3], "CONFIG", "SET", "appendonly", "no")
+	drift := planDiagnostics(t, tx)["Cluster Drifted"]
+	if want := fmt.Sprintf(`%s: setting appendonly is "no", declared "yes"`, a[3]); !strings.Contains(drift.detail, want) {
+		t.Errorf("drift lacks %q: %+v", want, drift)
+	}
+	tx.must("apply", "-auto-approve", "-input=false", "-no-color")
+	if v := redistest.Do(t, nodes[3], "CONFIG", "GET", "appendonly"); fmt.Sprint(v) != "[appendonly yes]" {
+		t.Errorf("appendonly on %s after apply: %v", a[3], v)
+	}
+
 	// Acknowledged: the plan is quiet.
 	write(`  config = { "appendonly" = "yes", "cluster-allow-replica-migration" = "no" }`, `  acknowledge_warnings = ["same_host", "no_failover"]`)
 	if diags := planDiagnostics(t, tx); len(diags) != 0 {
