@@ -258,6 +258,9 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
 		warnMixedVersions(ctx, state.Nodes, &resp.Diagnostics)
 	}
+	if r.data != nil {
+		r.planSafety(ctx, req, resp, config, state, out, exists)
+	}
 }
 
 // warnMixedVersions warns when the members last read run different engines
@@ -283,9 +286,6 @@ func warnMixedVersions(ctx context.Context, nodes types.Map, diags *diag.Diagnos
 			"The members run different engines or versions: "+mixed+".\n"+
 				"Fine during a rolling upgrade: apply uses on each node only what that node (and, for slot moves, the other end) supports. "+
 				"Finish the upgrade so that every node behaves the same in a failover.")
-	}
-	if r.data != nil {
-		r.planSafety(ctx, req, resp, config, state, out, exists)
 	}
 }
 
