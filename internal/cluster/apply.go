@@ -68,11 +68,14 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		rounds = defaultMaxRounds
 	}
 	addrs := d.Observed()
+	if obs != nil && !obs.readSettings(d.ConfigKeys()) {
+		obs = nil // observed without the declared settings: read again with them
+	}
 	var last []Step
 	same := 0
 	for round := 0; round < rounds; round++ {
 		if obs == nil {
-			obs = Observe(ctx, e.Pool, addrs, true)
+			obs = ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
 		}
 		// A node that just restarted answers LOADING until its dataset is
 		// in memory: wait for it rather than fail the apply.
@@ -81,7 +84,7 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 			if err := sleep(ctx, 10*e.poll()); err != nil {
 				return obs, fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
 			}
-			obs = Observe(ctx, e.Pool, addrs, true)
+			obs = ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
 		}
 		steps, err := Plan(d, obs)
 		if err != nil {
@@ -388,6 +391,8 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 			err = e.moveSlots(ctx, obs, s)
 		case StepFixSlot:
 			err = e.fixSlot(ctx, obs, s)
+		case StepConfigSet:
+			err = e.configSet(ctx, obs, s)
 		default:
 			err = fmt.Errorf("step %s cannot run inside a stage", s.Kind)
 		}
@@ -633,6 +638,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 		go func(p *NodeState) {
 			defer wg.Done()
 			n := *p
+			n.Config = nil // settings are not re-read while waiting: no config step repairs
 			var info, nodes *redis.StringCmd
 			ctx, cancel := context.WithTimeout(ctx, 2*e.Pool.DialTimeout())
 			defer cancel()

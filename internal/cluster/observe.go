@@ -30,10 +30,32 @@ type NodeState struct {
 	View []NodeLine
 	// IP is the address the node is dialed at, resolved, for CLUSTER MEET.
 	IP string
+	// ConfigFile is INFO server's config_file: "" when the node was not
+	// started from a config file (CONFIG REWRITE cannot persist settings).
+	ConfigFile string
+	// Config holds CONFIG GET of the settings the observation asked for
+	// (ObserveOptions): a setting the node does not know is absent. Nil
+	// when none was asked for, or when ConfigErr is set.
+	Config map[string]string
+	// ConfigErr is why CONFIG GET failed (an ACL user without +config|get,
+	// say); the rest of the observation is still valid.
+	ConfigErr error
+	// Repl is INFO replication, when the observation asked for the safety
+	// facts (nil otherwise, or when it failed).
+	Repl map[string]string
 }
 
 // OK tells whether the node answered.
 func (n *NodeState) OK() bool { return n != nil && n.Err == nil }
+
+// ConfigOrNil returns the settings read, nil when the node or its
+// settings were not read.
+func (n *NodeState) ConfigOrNil() map[string]string {
+	if !n.OK() {
+		return nil
+	}
+	return n.Config
+}
 
 // Self is the node's own line in its view ("myself"), or nil.
 func (n *NodeState) Self() *NodeLine {
@@ -146,6 +168,44 @@ func (o *Observed) Failed() []*NodeState {
 // node (INFO server, CLUSTER MYID, CLUSTER INFO, DBSIZE and, when views is
 // true, CLUSTER NODES). An unreachable node is recorded, not fatal.
 func Observe(ctx context.Context, pool *Pool, addrs []string, views bool) *Observed {
+	return ObserveWith(ctx, pool, addrs, ObserveOptions{Views: views})
+}
+
+// ObserveOptions says what an observation reads besides the topology.
+type ObserveOptions struct {
+	// Views: CLUSTER NODES.
+	Views bool
+	// Config: settings to read with CONFIG GET (declared ones).
+	Config []string
+	// Safety: the facts the safety checks need (the settings that should
+	// match, persistence settings, INFO replication).
+	Safety bool
+}
+
+// keys lists the settings to read, without duplicates.
+func (o ObserveOptions) keys() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(ks []string) {
+		for _, k := range ks {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	add(o.Config)
+	if o.Safety {
+		add(SafetyKeys)
+	}
+	return out
+}
+
+// ObserveWith is Observe reading what opts asks for, still in one
+// pipelined round trip per node: CONFIG GET per setting and INFO
+// replication go in the same pipeline. A refused CONFIG GET or INFO
+// replication leaves the node observed, with ConfigErr set.
+func ObserveWith(ctx context.Context, pool *Pool, addrs []string, opts ObserveOptions) *Observed {
 	obs := &Observed{Nodes: make(map[string]*NodeState, len(addrs))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -153,7 +213,7 @@ func Observe(ctx context.Context, pool *Pool, addrs []string, views bool) *Obser
 		wg.Add(1)
 		go func(a string) {
 			defer wg.Done()
-			n := observeNode(ctx, pool, a, views)
+			n := observeNodeWith(ctx, pool, a, opts)
 			mu.Lock()
 			obs.Nodes[a] = n
 			mu.Unlock()
@@ -164,6 +224,12 @@ func Observe(ctx context.Context, pool *Pool, addrs []string, views bool) *Obser
 }
 
 func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *NodeState {
+	return observeNodeWith(ctx, pool, addr, ObserveOptions{Views: views})
+}
+
+func observeNodeWith(ctx context.Context, pool *Pool, addr string, opts ObserveOptions) *NodeState {
+	views := opts.Views
+	keys := opts.keys()
 	n := &NodeState{Addr: addr}
 	// A node that accepts connections but never answers (stopped, swapping)
 	// costs a bounded time too: the dial plus one short round trip.
@@ -172,6 +238,8 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 	c := pool.Client(addr)
 	var server, myid, info, nodes *redis.StringCmd
 	var dbsize *redis.IntCmd
+	var repl *redis.StringCmd
+	gets := make([]*redis.MapStringStringCmd, len(keys))
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		server = p.Info(ctx, "server")
 		myid = p.ClusterMyID(ctx)
@@ -180,8 +248,28 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 		if views {
 			nodes = p.ClusterNodes(ctx)
 		}
+		// One CONFIG GET per setting: Redis before 7.0 takes one pattern.
+		for i, k := range keys {
+			gets[i] = p.ConfigGet(ctx, k)
+		}
+		if opts.Safety {
+			repl = p.Info(ctx, "replication")
+		}
 		return nil
 	})
+	// The topology commands decide whether the node was read; a refused
+	// CONFIG GET or INFO replication only takes from it. (When the
+	// connection itself failed, no command carries an error.)
+	if err != nil && server.Err() == nil && myid.Err() == nil && info.Err() == nil &&
+		dbsize.Err() == nil && (!views || nodes.Err() == nil) {
+		extra := repl != nil && repl.Err() != nil
+		for _, g := range gets {
+			extra = extra || g.Err() != nil
+		}
+		if extra {
+			err = nil
+		}
+	}
 	if err != nil {
 		// The first failing command says why; a server without cluster
 		// support answers INFO but refuses CLUSTER MYID.
@@ -208,6 +296,26 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 	n.ID = strings.TrimSpace(myid.Val())
 	n.Info = ParseInfo(info.Val())
 	n.Keys = dbsize.Val()
+	n.ConfigFile = srv["config_file"]
+	if len(keys) > 0 {
+		n.Config = map[string]string{}
+		for i, k := range keys {
+			if e := gets[i].Err(); e != nil {
+				n.Config, n.ConfigErr = nil, nodeErr(addr, "CONFIG GET "+k, e)
+				break
+			}
+			if v, ok := gets[i].Val()[k]; ok {
+				n.Config[k] = v
+			}
+		}
+	}
+	if repl != nil {
+		if e := repl.Err(); e != nil {
+			n.ConfigErr = nodeErr(addr, "INFO replication", e)
+		} else {
+			n.Repl = ParseInfo(repl.Val())
+		}
+	}
 	if views {
 		v, err := ParseNodes(nodes.Val())
 		if err != nil {

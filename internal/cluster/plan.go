@@ -43,6 +43,10 @@ const (
 	// StepWaitReady: barrier until every declared node reports
 	// cluster_state:ok and agrees on roles and slot owners.
 	StepWaitReady
+	// StepConfigSet: CONFIG SET of Settings on Addr (declared settings
+	// that differ there), read back, and CONFIG REWRITE where the node
+	// has a config file.
+	StepConfigSet
 )
 
 var stepNames = map[StepKind]string{
@@ -50,7 +54,7 @@ var stepNames = map[StepKind]string{
 	StepWaitKnown: "wait until all nodes know each other", StepMoveSlots: "move slots",
 	StepForget: "forget", StepFixSlot: "fix open slot", StepDrop: "forget removed node", StepReset: "reset removed node",
 	StepReplicate: "replicate", StepFailover: "failover", StepAnnounce: "announce",
-	StepWaitReady: "wait until the cluster is ready",
+	StepWaitReady: "wait until the cluster is ready", StepConfigSet: "config set",
 }
 
 func (k StepKind) String() string { return stepNames[k] }
@@ -79,6 +83,8 @@ func (k StepKind) Stage() int {
 		return 6
 	case StepAnnounce:
 		return 7
+	case StepConfigSet:
+		return -1 // settings depend on no topology change: first
 	}
 	return 8
 }
@@ -107,6 +113,8 @@ type Step struct {
 	// of the way (a demoted master first follows the acting one; it fails
 	// back in the next round). Nil means the desired cluster itself.
 	Expect *Desired
+	// Settings are the declared settings a StepConfigSet applies.
+	Settings map[string]string
 }
 
 func (s Step) String() string {
@@ -131,6 +139,12 @@ func (s Step) String() string {
 		return fmt.Sprintf("%s: forget removed node %s", s.Addr, describe(s.Target, s.TargetID))
 	case StepReset:
 		return fmt.Sprintf("%s: reset (removed from the cluster)", s.Addr)
+	case StepConfigSet:
+		parts := make([]string, 0, len(s.Settings))
+		for _, k := range sortedKeys(s.Settings) {
+			parts = append(parts, fmt.Sprintf("%s %q", k, s.Settings[k]))
+		}
+		return fmt.Sprintf("%s: config set %s", s.Addr, strings.Join(parts, " "))
 	}
 	return s.Kind.String()
 }
@@ -439,7 +453,14 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			steps = append(steps, wait)
 		}
 	}
-	return steps, nil
+
+	// 8. Declared settings that differ on a node: CONFIG SET, first (they
+	// need no announce or wait, and are done before any wait starts).
+	cfg, err := configSteps(d, obs)
+	if err != nil {
+		return nil, err
+	}
+	return append(cfg, steps...), nil
 }
 
 // holdLastSlots keeps every declared master serving at least one slot

@@ -30,6 +30,9 @@ type Desired struct {
 	// their keys) to the declared owners, every member forgets them, and
 	// they are reset to empty lone nodes.
 	Remove []string
+	// Config: settings every declared node must have (CONFIG GET form),
+	// applied with CONFIG SET; nil declares none.
+	Config map[string]string
 }
 
 // Observed lists every address an apply reads: the declared nodes and

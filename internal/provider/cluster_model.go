@@ -23,6 +23,8 @@ type clusterModel struct {
 	ForceDestroy types.Bool     `tfsdk:"force_destroy"`
 	Nodes        types.Map      `tfsdk:"nodes"`
 	State        types.String   `tfsdk:"state"`
+	Config       types.Map      `tfsdk:"config"`
+	Acknowledge  types.Set      `tfsdk:"acknowledge_warnings"`
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -204,6 +206,11 @@ func desiredFrom(ctx context.Context, m clusterModel) (cluster.Desired, diag.Dia
 		}
 		s.Slots = ss
 		d.Shards = append(d.Shards, s.Shard)
+	}
+	cfg, _, cd := configFrom(ctx, m.Config)
+	diags.Append(cd...)
+	if len(cfg) > 0 {
+		d.Config = cfg
 	}
 	return d, diags
 }

@@ -43,6 +43,7 @@ type clusterDataModel struct {
 	KnownNodes    types.Int64  `tfsdk:"known_nodes"`
 	Size          types.Int64  `tfsdk:"size"`
 	CurrentEpoch  types.Int64  `tfsdk:"current_epoch"`
+	Acknowledge   types.Set    `tfsdk:"acknowledge_warnings"`
 }
 
 func (d *clusterDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -110,6 +111,12 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"known_nodes":    info("cluster_known_nodes", "nodes known, this one included (nodes in a handshake count too)"),
 			"size":           info("cluster_size", "masters serving at least one slot"),
 			"current_epoch":  info("cluster_current_epoch", "the cluster's current epoch"),
+			"acknowledge_warnings": schema.SetAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				Validators:          acknowledgeValidators,
+				MarkdownDescription: acknowledgeAttrDescription + " (`replica_migration` concerns declared shards, so the data source never reports it.)",
+			},
 		},
 	}
 }
@@ -144,7 +151,7 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		return
 	}
 	pool := d.data.pool
-	obs := cluster.Observe(ctx, pool, seeds, true)
+	obs := cluster.ObserveWith(ctx, pool, seeds, cluster.ObserveOptions{Views: true, Safety: true})
 
 	var first *cluster.NodeState
 	var dead []string
@@ -184,6 +191,7 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		}
 	}
 
+	d.safety(ctx, first, obs, m.Acknowledge, &resp.Diagnostics)
 	members := cluster.Members(seeds, obs, pool.AnnouncedAddress)
 	nodes, diags := healthNodesToMap(members)
 	resp.Diagnostics.Append(diags...)
@@ -203,6 +211,30 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		"seeds": len(seeds), "unreachable": len(dead), "state": m.State.ValueString(), "from": first.Addr,
 	})
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+// safety reads the safety facts of the members the seeds did not cover
+// (one round trip each, concurrently) and warns about what it finds, less
+// the acknowledged kinds. A member that does not answer only misses the
+// checks that need its facts.
+func (d *clusterDataSource) safety(ctx context.Context, first *cluster.NodeState, seeds *cluster.Observed, acks types.Set, diags *diag.Diagnostics) {
+	var others []string
+	for _, l := range first.View {
+		if l.Handshake() || l.HasFlag("noaddr") || l.Failing() || l.Addr() == "" || seeds.AddrOf(l.ID) != "" {
+			continue
+		}
+		others = append(others, l.Addr())
+	}
+	all := &cluster.Observed{Nodes: map[string]*cluster.NodeState{}}
+	for a, n := range seeds.Nodes {
+		all.Nodes[a] = n
+	}
+	if len(others) > 0 {
+		for a, n := range cluster.ObserveWith(ctx, d.data.pool, others, cluster.ObserveOptions{Safety: true}).Nodes {
+			all.Nodes[a] = n
+		}
+	}
+	addSafetyWarnings(cluster.Safety(first.View, all, false), acksFrom(ctx, acks), diags)
 }
 
 // validateSeeds checks every known seed address and returns them without

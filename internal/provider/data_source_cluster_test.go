@@ -274,11 +274,18 @@ func protoRead(t *testing.T, password string, seeds []string) ([]*tfprotov6.Diag
 	for i, s := range seeds {
 		seedVals[i] = tftypes.NewValue(tftypes.String, s)
 	}
+	var ackVals []tftypes.Value
+	for _, k := range cluster.WarningKinds {
+		ackVals = append(ackVals, tftypes.NewValue(tftypes.String, k))
+	}
 	dsSchema := schemas.DataSourceSchemas["redis_cluster"]
 	resp, err := srv.ReadDataSource(ctx, &tfprotov6.ReadDataSourceRequest{
 		TypeName: "redis_cluster",
 		Config: object(dsSchema, map[string]tftypes.Value{
 			"seeds": tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, seedVals),
+			// The safety warnings (a test cluster has no replicas and no
+			// persistence) are acknowledged: these tests are about seeds.
+			"acknowledge_warnings": tftypes.NewValue(tftypes.Set{ElementType: tftypes.String}, ackVals),
 		}),
 	})
 	if err != nil {

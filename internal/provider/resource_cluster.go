@@ -127,6 +127,17 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Computed:            true,
 				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
 			},
+			"config": schema.MapAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: configDescription,
+			},
+			"acknowledge_warnings": schema.SetAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				Validators:          acknowledgeValidators,
+				MarkdownDescription: acknowledgeAttrDescription,
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
@@ -151,6 +162,11 @@ func (r *clusterResource) ValidateConfig(ctx context.Context, req resource.Valid
 		return
 	}
 	validateShards(shards, &resp.Diagnostics)
+	if cfg, known, _ := configFrom(ctx, m.Config); known {
+		if err := cluster.CheckSettingNames(cfg); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", err.Error())
+		}
+	}
 }
 
 // ModifyPlan fills in the slots when the configuration does not set them
@@ -242,6 +258,9 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
 		warnMixedVersions(ctx, state.Nodes, &resp.Diagnostics)
 	}
+	if r.data != nil {
+		r.planSafety(ctx, req, resp, config, state, out, exists)
+	}
 }
 
 // warnMixedVersions warns when the members last read run different engines
@@ -268,6 +287,35 @@ func warnMixedVersions(ctx context.Context, nodes types.Map, diags *diag.Diagnos
 				"Fine during a rolling upgrade: apply uses on each node only what that node (and, for slot moves, the other end) supports. "+
 				"Finish the upgrade so that every node behaves the same in a failover.")
 	}
+}
+
+// planSafety refuses, before any change, declared settings the nodes do
+// not know or cannot change at runtime (only settings the state does not
+// declare yet: the others were checked when they were added), and shows
+// the safety warnings the last read found (for a new cluster, those the
+// declaration alone shows), less the acknowledged kinds.
+func (r *clusterResource) planSafety(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, config, state clusterModel, shards []cluster.Shard, exists bool) {
+	cfg, known, diags := configFrom(ctx, config.Config)
+	resp.Diagnostics.Append(diags...)
+	if known && len(cfg) > 0 {
+		prior, _, _ := configFrom(ctx, state.Config)
+		if fresh := newSettings(cfg, prior); len(fresh) > 0 {
+			addrs := cluster.Desired{Shards: shards}.Addrs()
+			if err := cluster.ValidateSettings(r.data.mask(ctx), r.data.pool, addrs, fresh); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("config"), "Setting Cannot Be Applied",
+					"Nothing was changed. "+r.data.redact(err))
+				return
+			}
+		}
+	}
+	acks := acksFrom(ctx, config.Acknowledge)
+	if !exists {
+		addSafetyWarnings(cluster.DeclaredSafety(shards), acks, &resp.Diagnostics)
+		return
+	}
+	raw, diags := req.Private.GetKey(ctx, safetyKey)
+	resp.Diagnostics.Append(diags...)
+	addSafetyWarnings(decodeWarnings(raw), acks, &resp.Diagnostics)
 }
 
 // planNodes sets the planned nodes and state to what apply will leave
@@ -448,6 +496,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	tflog.Info(ctx, "cluster ready", map[string]any{"elapsed_ms": time.Since(start).Milliseconds(), "nodes": len(desired.Addrs())})
+	unpersistedWarning(cluster.Unpersisted(desired, obs), &resp.Diagnostics)
 	plan.ID = types.StringValue(slotZeroOwner(obs, desired))
 	resp.Diagnostics.Append(r.fillFromObservation(ctx, &plan, desired, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
@@ -466,7 +515,7 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	addrs := desired.Addrs()
-	obs := cluster.Observe(ctx, r.data.pool, addrs, true)
+	obs := cluster.ObserveWith(ctx, r.data.pool, addrs, cluster.ObserveOptions{Views: true, Config: desired.ConfigKeys(), Safety: true})
 	if cluster.Gone(addrs, obs) {
 		tflog.Warn(ctx, "every declared node is a lone node serving no slot: the cluster is gone", map[string]any{"nodes": len(addrs)})
 		resp.State.RemoveResource(ctx)
@@ -509,6 +558,25 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		}
 	}
 	resp.Diagnostics.Append(r.fillFromObservation(ctx, &state, desired, obs)...)
+	// A node whose declared setting differs shows in the plan as config
+	// changing back to the declared value.
+	if len(desired.Config) > 0 {
+		if cfg, changed := configWithRead(desired.Config, addrs, func(a string) map[string]string {
+			return obs.Node(a).ConfigOrNil()
+		}); changed {
+			state.Config = configMap(cfg)
+		}
+	}
+	// The safety warnings, for ModifyPlan to show less the kinds the
+	// configuration acknowledges.
+	var view []cluster.NodeLine
+	for _, a := range addrs {
+		if n := obs.Node(a); n.OK() && len(n.View) > 0 {
+			view = n.View
+			break
+		}
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, safetyKey, encodeWarnings(cluster.Safety(view, obs, true)))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
@@ -533,7 +601,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	defer cancel()
 
 	desired.Remove = minus(prior.Addrs(), desired.Addrs())
-	obs := cluster.Observe(ctx, r.data.pool, desired.Observed(), true)
+	obs := cluster.ObserveWith(ctx, r.data.pool, desired.Observed(), cluster.ObserveOptions{Views: true, Config: desired.ConfigKeys()})
 	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
 		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
 			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())
@@ -546,6 +614,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	plan.ID = state.ID
+	unpersistedWarning(cluster.Unpersisted(desired, obs), &resp.Diagnostics)
 	resp.Diagnostics.Append(r.fillFromObservation(ctx, &plan, desired, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
@@ -625,6 +694,8 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 		ForceDestroy: types.BoolValue(false),
 		Nodes:        types.MapNull(nodeObjectType),
 		State:        types.StringNull(),
+		Config:       types.MapNull(types.StringType),
+		Acknowledge:  types.SetNull(types.StringType),
 		Timeouts:     timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)

@@ -57,6 +57,7 @@ type clusterNodeModel struct {
 	Engine   types.String   `tfsdk:"engine"`
 	Version  types.String   `tfsdk:"version"`
 	Drift    types.List     `tfsdk:"drift"`
+	Config   types.Map      `tfsdk:"config"`
 	Timeouts timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -137,6 +138,11 @@ func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "What the last read found to repair beyond role, master and slots, in words (the `Cluster Node Drifted` warning says the same): " +
 					"an old ID members still know, a member that forgot the node, a slot left open by an interrupted move. Empty when none. " +
 					"A plan that repairs it shows it known after apply. The node's flags and link state, which change with every gossip round, are in the `redis_cluster` data source.",
+			},
+			"config": schema.MapAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: strings.Replace(configDescription, "on every node (replicas and nodes added later included)", "on this node", 1),
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -229,6 +235,11 @@ func (r *clusterNodeResource) ValidateConfig(ctx context.Context, req resource.V
 			check(path.Root("seeds").AtListIndex(i), s)
 		}
 	}
+	if cfg, known, _ := configFrom(ctx, m.Config); known {
+		if err := cluster.CheckSettingNames(cfg); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", err.Error())
+		}
+	}
 	if !m.Master.IsNull() && !m.Address.IsUnknown() && m.Master.ValueString() == m.Address.ValueString() {
 		resp.Diagnostics.AddAttributeError(path.Root("master"), "Node Follows Itself", "master is the node's own address.")
 	}
@@ -262,6 +273,19 @@ func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.Modif
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListUnknown(types.StringType))...)
 		} else if !prior.IsNull() {
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), stringList(nil))...)
+		}
+	}
+	if cfg, known, diags := configFrom(ctx, plan.Config); known && len(cfg) > 0 {
+		resp.Diagnostics.Append(diags...)
+		var prior types.Map
+		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("config"), &prior)...)
+		}
+		was, _, _ := configFrom(ctx, prior)
+		if fresh := newSettings(cfg, was); len(fresh) > 0 {
+			if err := cluster.ValidateSettings(r.data.mask(ctx), r.data.pool, []string{addr}, fresh); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("config"), "Setting Cannot Be Applied", "Nothing was changed. "+r.data.redact(err))
+			}
 		}
 	}
 	self := newClaim(fmt.Sprintf("a redis_cluster_node (role %q)", plan.Role.ValueString()), req.Config, req.State)
@@ -322,6 +346,9 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "cluster node ready", map[string]any{"address": spec.Addr, "elapsed_ms": time.Since(start).Milliseconds()})
+	if !r.applySettings(ctx, plan, obs, &resp.Diagnostics) {
+		return
+	}
 	resp.Diagnostics.Append(r.joined(&plan, spec, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
@@ -376,7 +403,46 @@ func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	resp.Diagnostics.Append(applyNodeStatus(ctx, &state, st)...)
+	if cfg, _, _ := configFrom(ctx, state.Config); len(cfg) > 0 {
+		read, err := cluster.ReadSettings(ctx, r.data.pool, spec.Addr, sortedKeys(cfg))
+		if err != nil {
+			r.nodeError("Cannot Read Node Settings", err, "The provider's ACL user needs +config|get to compare the declared config.", &resp.Diagnostics)
+			return
+		}
+		if now, changed := configWithRead(cfg, []string{spec.Addr}, func(string) map[string]string { return read }); changed {
+			state.Config = configMap(now)
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// applySettings sets the declared config on the node (CONFIG SET, read
+// back, CONFIG REWRITE when it has a config file) and warns when it
+// cannot be persisted. It tells whether it succeeded.
+func (r *clusterNodeResource) applySettings(ctx context.Context, plan clusterNodeModel, obs *cluster.Observed, diags *diag.Diagnostics) bool {
+	cfg, _, d := configFrom(ctx, plan.Config)
+	diags.Append(d...)
+	if len(cfg) == 0 {
+		return true
+	}
+	addr := plan.Address.ValueString()
+	read, err := cluster.ReadSettings(ctx, r.data.pool, addr, sortedKeys(cfg))
+	if err == nil {
+		var diff map[string]string
+		diff, err = cluster.SettingsDrift(addr, cfg, read)
+		if err == nil && len(diff) > 0 {
+			n := obs.Node(addr)
+			err = cluster.SetSettings(ctx, r.data.pool, addr, diff, n.OK() && n.ConfigFile != "")
+		}
+	}
+	if err != nil {
+		r.nodeError("Node Settings Not Applied", err, "The node's membership is applied; fix the cause and run terraform apply again.", diags)
+		return false
+	}
+	if n := obs.Node(addr); n.OK() && n.ConfigFile == "" {
+		unpersistedWarning([]string{addr}, diags)
+	}
+	return true
 }
 
 // applyNodeStatus writes a read into the model in the declared shape: the
@@ -427,6 +493,9 @@ func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateReq
 	if err != nil {
 		r.nodeError("Cluster Node Not Updated", err,
 			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
+		return
+	}
+	if !r.applySettings(ctx, plan, obs, &resp.Diagnostics) {
 		return
 	}
 	resp.Diagnostics.Append(r.joined(&plan, spec, obs)...)
@@ -493,6 +562,7 @@ func (r *clusterNodeResource) ImportState(ctx context.Context, req resource.Impo
 		Slots:    types.ListNull(types.StringType),
 		Failback: types.BoolValue(true),
 		Force:    types.BoolValue(false),
+		Config:   types.MapNull(types.StringType),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
 	}
 	resp.Diagnostics.Append(applyNodeStatus(ctx, &m, st)...)

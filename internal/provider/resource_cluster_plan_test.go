@@ -102,7 +102,7 @@ func TestClusterUpgradeStateV0(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := toGo(t, val)
-	want := `{"failback":true,"force_destroy":false,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",` +
+	want := `{"acknowledge_warnings":null,"config":null,"failback":true,"force_destroy":false,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",` +
 		`"nodes":{"127.0.0.1:7000":{"engine":null,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","master_id":"","role":"master","slots":"0-16383","version":null},` +
 		`"127.0.0.1:7001":{"engine":null,"id":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","master_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","role":"replica","slots":"","version":null}},` +
 		`"shards":[{"master":"127.0.0.1:7000","replicas":["127.0.0.1:7001"],"slots":["0-16383"]}],"state":"ok","timeouts":null}`
@@ -131,7 +131,7 @@ func TestClusterNodeUpgradeStateV0(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := toGo(t, val)
-	want := `{"address":"127.0.0.1:7000","drift":null,"engine":null,"failback":true,"force_destroy":false,` +
+	want := `{"address":"127.0.0.1:7000","config":null,"drift":null,"engine":null,"failback":true,"force_destroy":false,` +
 		`"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","master":null,"role":"master","seeds":["127.0.0.1:7001"],"slots":["0-16383"],"timeouts":null,"version":null}`
 	if got != want {
 		t.Errorf("upgraded state:\n%s\nwant:\n%s", got, want)

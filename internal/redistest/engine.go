@@ -54,6 +54,11 @@ var (
 	FeatureAnnounceHostname = Feature{Name: "cluster-announce-hostname", Redis: since(7, 0)}
 	// ACL users (Redis 6.0).
 	FeatureACL = Feature{Name: "ACL users", Redis: since(6, 0)}
+	// cluster-allow-replica-migration, the setting that turns replica migration off (Redis 6.2).
+	FeatureReplicaMigrationSetting = Feature{Name: "cluster-allow-replica-migration", Redis: since(6, 2)}
+	// Protected configs (dir, dbfilename, ... refused by CONFIG SET unless
+	// enable-protected-configs) (Redis 7.0).
+	FeatureProtectedConfigs = Feature{Name: "protected configs", Redis: since(7, 0)}
 	// CLUSTER SETSLOT replicated to the master's replicas before it applies (Valkey 8.0).
 	FeatureReplicatedSetSlot = Feature{Name: "CLUSTER SETSLOT replicated to replicas", Valkey: since(8, 0)}
 	// Keys of slots the node cannot serve (it owns no such slot) hidden from CLUSTER
