@@ -235,8 +235,19 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		// values, so filling in slots can be what makes this an update.
 		changing = changing || (exists && !state.Shards.Equal(list))
 	}
+	// A partition shows at plan time, with the sides; the planned nodes
+	// are what apply can reach without acting on the minority side.
+	var split *cluster.Split
+	if exists && r.data != nil && !resp.Diagnostics.HasError() {
+		var addrs []string
+		for _, s := range out {
+			addrs = append(addrs, s.Members()...)
+		}
+		split = r.readSplit(ctx, addrs)
+		r.warnPartition(split, &resp.Diagnostics)
+	}
 	if !resp.Diagnostics.HasError() {
-		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing)
+		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing, split)
 	}
 	if exists && r.data != nil {
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
@@ -251,7 +262,11 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 // When nothing else changes (changing is false), a member whose role,
 // master or slots differ from the prediction (a failover to hand back) is
 // what makes the plan an update; otherwise the plan stays empty.
-func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, shards []cluster.Shard, prior []shardConfig, priorNodes types.Map, changing bool) {
+//
+// During a partition (split), the members cut off from the majority stay as
+// the majority sees them and their shards keep the acting master: apply
+// sends them nothing.
+func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, shards []cluster.Shard, prior []shardConfig, priorNodes types.Map, changing bool, split *cluster.Split) {
 	var failback types.Bool
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("failback"), &failback)...)
 	d := cluster.Desired{Shards: shards, Failback: failback.IsNull() || failback.IsUnknown() || failback.ValueBool()}
@@ -265,6 +280,7 @@ func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlan
 		declared[a] = true
 	}
 	current := membersFromMap(ctx, priorNodes)
+	markCutOff(current, split)
 	predicted := cluster.Predict(d, current)
 	if !changing && !topologyDiffers(current, predicted) {
 		return
@@ -463,9 +479,16 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() || reachable == 0 {
 		return // keep the last known state
 	}
+	split := cluster.FindSplit(addrs, obs)
+	if split != nil && split.NoMajority {
+		// What a minority reports is not the cluster: keep the last state.
+		resp.Diagnostics.AddWarning("Cluster Partitioned",
+			r.data.redact(errors.New(split.Describe()))+"\nThe state keeps the cluster as last read from a majority."+partitionNote)
+		return
+	}
 	// Say in words what drifted since the last apply; the plan diff shows
 	// it against the configuration.
-	if reachable == len(addrs) {
+	if reachable == len(addrs) && !split.Blocking() {
 		steps, err := cluster.Plan(desired, obs)
 		if err != nil {
 			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.data.redact(err))
@@ -514,6 +537,11 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 		}
 	}
 	obs, err := r.data.executor().Apply(ctx, desired, obs)
+	var pe *cluster.PartitionError
+	if errors.As(err, &pe) {
+		resp.Diagnostics.AddError("Cluster Partitioned", r.data.redact(err))
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cluster Not Updated", r.data.redact(err)+"\n\nRun terraform apply again once the cause is fixed: it continues from the cluster as it is.")
 		return

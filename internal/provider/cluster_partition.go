@@ -1,0 +1,52 @@
+package provider
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/tfredis/terraform-provider-redis/internal/cluster"
+)
+
+// partitionNote ends every partition diagnostic: what apply does and what
+// Redis itself guarantees.
+const partitionNote = "\n\nPlan shows the cluster as the majority side sees it: a cut-off node is not its shard's master, even while it still claims the slots. " +
+	"Apply sends nothing to the minority side (no REPLICATE, FAILOVER, MEET, SETSLOT or FORGET there): it waits up to 10 s for the partition to heal, then fails, naming the nodes. " +
+	"Run terraform apply again once they rejoin: Redis makes a cut-off master a replica of the node that took its slots, and apply then fails back (failback = true) without losing a key. " +
+	"Redis Cluster is not strongly consistent: writes acknowledged by a master on the minority side during cluster-node-timeout are lost by design; the provider adds no loss."
+
+// readSplit reads the nodes (views included) and returns the partition
+// they show, nil when there is none. Bounded by the observation's own
+// per-node timeout.
+func (r *clusterResource) readSplit(ctx context.Context, addrs []string) *cluster.Split {
+	ctx = r.data.mask(ctx)
+	return cluster.FindSplit(addrs, cluster.Observe(ctx, r.data.pool, addrs, true))
+}
+
+// warnPartition adds the plan-time warning for a split.
+func (r *clusterResource) warnPartition(split *cluster.Split, diags *diag.Diagnostics) {
+	if split == nil {
+		return
+	}
+	summary := "Cluster Partitioned"
+	if !split.Blocking() {
+		summary = "Cluster Links Suspected Down"
+	}
+	diags.AddWarning(summary, r.data.redact(errors.New(split.Describe()+partitionNote)))
+}
+
+// markCutOff flags the members on the minority side as the majority sees
+// them (failing, though Terraform reaches them), so that Predict leaves
+// them as they are and keeps their shards' acting masters.
+func markCutOff(current map[string]cluster.Member, split *cluster.Split) {
+	if split == nil || split.NoMajority {
+		return
+	}
+	for _, a := range split.CutOff {
+		if m, ok := current[a]; ok {
+			m.Reachable, m.Flags = true, []string{"fail"}
+			current[a] = m
+		}
+	}
+}
