@@ -219,3 +219,17 @@ func TestPartitionError_Message(t *testing.T) {
 		}
 	}
 }
+
+// The shards keep their declared shape while a member is cut off: its own
+// stale claim is not drift to show, and apply changes nothing until it rejoins.
+func TestObservedShards_CutOffKeepsShape(t *testing.T) {
+	prior := []Shard{
+		{Master: pM1, Replicas: []string{pR1}, Slots: NewSlotSet(SlotRange{0, 5460})},
+		{Master: pM2, Replicas: []string{pR2}, Slots: NewSlotSet(SlotRange{5461, 10922})},
+		{Master: pM3, Replicas: []string{pR3}, Slots: NewSlotSet(SlotRange{10923, 16383})},
+	}
+	got := ObservedShards(prior, partitioned(t, true))
+	if got[0].Master != pM1 || strings.Join(got[0].Replicas, ",") != pR1 || got[0].Slots.String() != "0-5460" {
+		t.Fatalf("shard 1 = %+v, want the declared shape (M1 master, R1 replica, 0-5460)", got[0])
+	}
+}

@@ -168,7 +168,17 @@ func Gone(addrs []string, obs *Observed) bool {
 //     migrating away (a half-done move).
 //
 // A node that could not be read keeps its declared place.
+//
+// A node cut off from the majority by a partition keeps its declared place
+// too: what it says of itself is stale, and apply changes nothing until it
+// rejoins (the members show it as the majority sees it).
 func ObservedShards(prior []Shard, obs *Observed) []Shard {
+	var addrs []string
+	for _, s := range prior {
+		addrs = append(addrs, s.Members()...)
+	}
+	split := FindSplit(addrs, obs)
+	cutOff := func(a string) bool { return split != nil && !split.NoMajority && split.IsCutOff(a) }
 	out := make([]Shard, len(prior))
 	acting := make([]string, len(prior))
 	shardOf := map[string]int{} // node ID of a shard's acting master -> shard index
@@ -182,7 +192,7 @@ func ObservedShards(prior []Shard, obs *Observed) []Shard {
 			// promoted replica) keeps the declared shape: the members'
 			// roles show it (with failback, the plan's nodes show the
 			// hand-back), so the shards do not say it twice.
-			plainFailover := m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)
+			plainFailover := (m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)) || cutOff(s.Master)
 			if !plainFailover {
 				shown = cur
 			}
@@ -201,7 +211,7 @@ func ObservedShards(prior []Shard, obs *Observed) []Shard {
 				continue
 			}
 			n := obs.Node(x)
-			if !n.OK() || x == acting[i] {
+			if !n.OK() || x == acting[i] || cutOff(x) {
 				out[i].Replicas = append(out[i].Replicas, x)
 				continue
 			}

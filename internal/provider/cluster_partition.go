@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
@@ -19,9 +20,22 @@ const partitionNote = "\n\nPlan shows the cluster as the majority side sees it: 
 // readSplit reads the nodes (views included) and returns the partition
 // they show, nil when there is none. Bounded by the observation's own
 // per-node timeout.
+//
+// A split seen for a moment is normal (flags clear within a ping round once
+// links heal, or after a restart): it is confirmed by reading again, up to
+// three times 300 ms apart, and only a lasting one is returned.
 func (r *clusterResource) readSplit(ctx context.Context, addrs []string) *cluster.Split {
 	ctx = r.data.mask(ctx)
-	return cluster.FindSplit(addrs, cluster.Observe(ctx, r.data.pool, addrs, true))
+	split := cluster.FindSplit(addrs, cluster.Observe(ctx, r.data.pool, addrs, true))
+	for i := 0; i < 3 && split != nil; i++ {
+		select {
+		case <-ctx.Done():
+			return split
+		case <-time.After(300 * time.Millisecond):
+		}
+		split = cluster.FindSplit(addrs, cluster.Observe(ctx, r.data.pool, addrs, true))
+	}
+	return split
 }
 
 // warnPartition adds the plan-time warning for a split.
