@@ -125,7 +125,7 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
+				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. During a partition only the majority side counts (see the Partitions guide). A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
 			},
 		},
 		Blocks: map[string]schema.Block{
