@@ -158,6 +158,19 @@ func TestApplyPartition(t *testing.T) {
 		t.Fatalf("members not from the majority's view: M1 %+v, R1 %+v, state %s", members[m1.Addr()], members[r1.Addr()], cluster.State(d.Addrs(), obs))
 	}
 
+	// Terraform reaching only the cut-off node: its view is not the cluster.
+	only := &cluster.Observed{Nodes: map[string]*cluster.NodeState{}}
+	for a, n := range obs.Nodes {
+		if a == m1.Addr() {
+			only.Nodes[a] = n
+		} else {
+			only.Nodes[a] = &cluster.NodeState{Addr: a, Err: errors.New("unreachable from Terraform")}
+		}
+	}
+	if s := cluster.FindSplit(d.Addrs(), only); !s.NoMajority || !s.Blocking() {
+		t.Fatalf("with only %s read, split = %+v: want no majority reached", m1.Addr(), s)
+	}
+
 	// Apply: fails fast, names the node, sends it nothing.
 	epochBefore := redistest.ClusterInfo(t, m1)["cluster_current_epoch"]
 	before := minorityCommands(t, m1)
