@@ -593,6 +593,12 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.data.redact(n.Err)+"\n"+remedyOf(n.Err))
 		return
 	}
+	// A node cut off from the majority describes a stale cluster.
+	if split := cluster.FindSplit([]string{addr}, obs); split.Blocking() {
+		resp.Diagnostics.AddError("Cannot Import Cluster",
+			fmt.Sprintf("node %s is cut off from the majority of its cluster, so its view is stale:\n%s\nImport through a node of the majority side, or once it rejoins.", addr, split.Describe()))
+		return
+	}
 	shards, err := cluster.ShardsFromView(n.View, r.data.pool.AnnouncedAddress)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot Import Cluster", fmt.Sprintf("node %s: %v", addr, err))

@@ -67,6 +67,14 @@ func TestAccCluster_partition(t *testing.T) {
 				},
 			},
 			{
+				// Importing through the cut-off node would adopt its stale view.
+				Config:        cfg("5m"),
+				ResourceName:  "redis_cluster.test",
+				ImportState:   true,
+				ImportStateId: a[0],
+				ExpectError:   regexp.MustCompile(`(?s)Cannot Import Cluster.*` + regexp.QuoteMeta(a[0]) + ` is cut off`),
+			},
+			{
 				// An apply during the partition fails fast, naming the node.
 				PreConfig:   func() { refusedAt = time.Now() },
 				Config:      cfg("30m"),
