@@ -91,19 +91,7 @@ func TestAccCluster_partition(t *testing.T) {
 					// Rejoined: a replica of the node that took its slots,
 					// and nobody flags anybody failing any more.
 					waitRole(t, m1, "slave")
-					redistest.WaitFor(t, 30*time.Second, func() bool {
-						for _, n := range nodes {
-							if redistest.ClusterInfo(t, n)["cluster_state"] != "ok" {
-								return false
-							}
-							for _, cn := range redistest.ParseClusterNodes(redistest.ClusterNodes(t, n)) {
-								if cn.HasFlag("fail") || cn.HasFlag("fail?") {
-									return false
-								}
-							}
-						}
-						return true
-					}, "the cut-off node to rejoin")
+					waitSettled(t, nodes)
 				},
 				Config: cfg("30m"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -122,6 +110,58 @@ func TestAccCluster_partition(t *testing.T) {
 				Config:           cfg("30m"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
+			{
+				// Terraform reaches only M1, which sees no majority: its
+				// view (every other master failing, cluster_state:fail) is
+				// not the cluster, and the state keeps the last one read.
+				PreConfig: func() {
+					for _, n := range nodes[1:] {
+						n.Kill(t)
+					}
+					redistest.WaitFor(t, 30*time.Second, func() bool {
+						return redistest.ClusterInfo(t, m1)["cluster_state"] == "fail"
+					}, "the lone node to see no majority")
+				},
+				Config: cfg("30m"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectEmptyPlan(),
+						before(tfjsonpath.New("state"), knownvalue.StringExact("ok")),
+						before(nodePath(a[1], "role"), knownvalue.StringExact("master")),
+						before(nodePath(a[1], "slots"), knownvalue.StringExact("5461-10922")),
+					},
+				},
+			},
+			{
+				// Back (without their data: no persistence), for destroy.
+				PreConfig: func() {
+					for _, n := range nodes[1:] {
+						n.Restart(t)
+					}
+					waitSettled(t, nodes)
+				},
+				Config:   cfg("30m"),
+				PlanOnly: true,
+			},
 		},
 	})
+}
+
+// waitSettled waits until every node reports cluster_state:ok and none
+// flags any other failing.
+func waitSettled(t *testing.T, nodes []*redistest.Node) {
+	t.Helper()
+	redistest.WaitFor(t, 30*time.Second, func() bool {
+		for _, n := range nodes {
+			if redistest.ClusterInfo(t, n)["cluster_state"] != "ok" {
+				return false
+			}
+			for _, cn := range redistest.ParseClusterNodes(redistest.ClusterNodes(t, n)) {
+				if cn.HasFlag("fail") || cn.HasFlag("fail?") {
+					return false
+				}
+			}
+		}
+		return true
+	}, "every node to report ok and flag no other failing")
 }
