@@ -41,6 +41,7 @@ type Net struct {
 	mu    sync.Mutex
 	nodes []*Node
 	ns    map[*Node]string
+	veths []string           // host ends of the veth pairs
 	cuts  map[*Node][]string // node -> peer IPs blackholed in its namespace
 }
 
@@ -93,6 +94,20 @@ func StartNet(t testing.TB, n int, opts Options) (*Net, []*Node) {
 		}
 	}
 	nodes := make([]*Node, n)
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, nd := range nodes {
+			if nd == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nd.cleanup(t)
+			}()
+		}
+		wg.Wait()
+	})
 	for i := range nodes {
 		ns := fmt.Sprintf("rt%s-%d", nt.id, i)
 		vh, vn := fmt.Sprintf("rh%s%d", nt.id, i), fmt.Sprintf("rn%s%d", nt.id, i)
@@ -114,6 +129,7 @@ func StartNet(t testing.TB, n int, opts Options) (*Net, []*Node) {
 		nodes[i] = nd
 		nt.mu.Lock()
 		nt.ns[nd] = ns
+		nt.veths = append(nt.veths, vh)
 		nt.nodes = append(nt.nodes, nd)
 		nt.mu.Unlock()
 		for _, s := range steps {
@@ -122,17 +138,6 @@ func StartNet(t testing.TB, n int, opts Options) (*Net, []*Node) {
 			}
 		}
 	}
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, nd := range nodes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				nd.cleanup(t)
-			}()
-		}
-		wg.Wait()
-	})
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i, nd := range nodes {
@@ -252,8 +257,15 @@ func (nt *Net) teardown(t testing.TB) {
 		if nd != nil && nd.Running() {
 			_ = nd.kill()
 		}
-		if err := run("netns", "del", ns); err != nil {
+		if err := run("netns", "del", ns); err != nil && !strings.Contains(err.Error(), "No such file") {
 			t.Errorf("redistest: removing namespace %s: %v", ns, err)
+		}
+	}
+	// A namespace outlives its name while sockets of it linger (TIME_WAIT),
+	// and its veth pair with it: delete the pairs from the host end.
+	for _, vh := range nt.veths {
+		if err := run("link", "del", vh); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			t.Errorf("redistest: removing veth %s: %v", vh, err)
 		}
 	}
 	if err := run("link", "del", nt.bridge); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
