@@ -456,6 +456,11 @@ func (e *Executor) drainSlots(ctx context.Context, from, to string, slots []int,
 	return moved, nil
 }
 
+// clusterOKWait bounds how long a move waits for its ends to report
+// cluster_state:ok: well past a rejoin delay (at most 5 s) and a gossip
+// round, short of a stuck apply.
+const clusterOKWait = 30 * time.Second
+
 // maxTargetDown bounds how often one drain waits for a target that answered
 // CLUSTERDOWN before it gives up (the slot stays open; the next apply
 // finishes it).
@@ -465,6 +470,11 @@ const maxTargetDown = 20
 // that just joined, or just restarted, or that briefly counts a peer as
 // failing, refuses keyed commands (CLUSTERDOWN), MIGRATE and migrated keys
 // included, until then.
+//
+// The wait is bounded (clusterOKWait): a node still down after that is
+// not waiting for gossip but for something that changed under the plan (an
+// automatic failover, a node cut off), so the round ends and the next one
+// plans from a fresh read.
 func (e *Executor) waitClusterOK(ctx context.Context, addrs ...string) error {
 	start, lastLog := time.Now(), time.Now()
 	for _, addr := range addrs {
@@ -477,6 +487,9 @@ func (e *Executor) waitClusterOK(ctx context.Context, addrs ...string) error {
 			if time.Since(lastLog) > 2*time.Second {
 				lastLog = time.Now()
 				e.info(ctx, "waiting until the node reports cluster_state:ok before moving keys", map[string]any{"address": addr, "elapsed_ms": time.Since(start).Milliseconds()})
+			}
+			if time.Since(start) > clusterOKWait {
+				return &replanError{why: fmt.Sprintf("node %s still reports cluster_state:fail after %s; planning again from a fresh read", addr, clusterOKWait)}
 			}
 			if err := sleep(ctx, e.poll()); err != nil {
 				return fmt.Errorf("node %s: waiting for cluster_state:ok before moving keys: %w", addr, err)

@@ -843,7 +843,27 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 		return nodeErr(spec.Addr, "CLUSTER RESET HARD", err)
 	}
 	e.info(ctx, "reset node", map[string]any{"address": spec.Addr, "node_id": id})
+	e.sweepForgotten(ctx, spec, id)
 	return nil
+}
+
+// sweepForgotten makes members that still know a node's old ID forget it,
+// once the node was reset: a node that joined while this one was leaving
+// (another resource's create, in the same run) may have learned the ID by
+// gossip after the first round of FORGET, and would keep it as an
+// address-less entry. Best effort: the members that forgot it first ban it
+// from gossip, so it cannot spread again.
+func (e *Executor) sweepForgotten(ctx context.Context, spec NodeSpec, id string) {
+	seeds := Observe(ctx, e.Pool, spec.Addrs(), true)
+	members := e.nodeMembers(spec, seeds)
+	all := Observe(ctx, e.Pool, members, true)
+	for _, a := range members {
+		if n := all.Node(a); n.OK() && n.ID != id && n.Lookup(id) != nil {
+			if err := e.Pool.Client(a).ClusterForget(ctx, id).Err(); err == nil {
+				e.info(ctx, "forgot removed node (learned while it was leaving)", map[string]any{"address": a, "removed": spec.Addr, "node_id": id})
+			}
+		}
+	}
 }
 
 // refuseKeysIfServing refuses to flush a master that still serves slots.

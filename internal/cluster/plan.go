@@ -205,7 +205,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// its slots move from the new master in the next one.
 	handover := map[string]bool{}
 	for i := range d.Shards {
-		if src, exact := takeoverSource(d, obs, i); src != "" {
+		if src, exact := takeoverSource(d, obs, i); src != "" && !slices.Contains(current, src) {
 			current[i] = src
 			handover[src] = !exact
 		}
@@ -302,21 +302,16 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	if met {
 		steps = append(steps, Step{Kind: StepWaitKnown})
 	}
-	moveSteps, held := holdLastSlots(d, moveSteps, claims)
-	steps = append(steps, inWaves(moveSteps, 0)...)
-	steps = append(steps, inWaves(held, lastWave(steps)+1)...)
-	outgoing := map[string]SlotSet{}
-	for _, m := range append(moveSteps, held...) {
-		if m.Kind == StepMoveSlots {
-			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
-		}
-	}
 	claimed := map[string]SlotSet{}
 	for slot, a := range claims {
 		c := claimed[a]
 		c.Add(slot)
 		claimed[a] = c
 	}
+	outgoing := outgoingSlots(moveSteps)
+	moveSteps, held := holdLastSlots(d, moveSteps, claimed)
+	steps = append(steps, inWaves(moveSteps, 0)...)
+	steps = append(steps, inWaves(held, lastWave(steps)+1)...)
 
 	// 5. Roles. A shard whose declared master lost mastership to one of its
 	// replicas (a failover, or the master was reset or replaced) is failed
@@ -330,9 +325,10 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
 		followsActing := mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)
-		// A master being removed whose shard a new, empty master replaces
-		// hands the shard over like a fail-back, whatever Failback says:
-		// the new master replicates it, then takes over once in sync.
+		// A master that stops being one (removed, or declared a replica
+		// elsewhere) hands its shard to the declared master like a
+		// fail-back, whatever Failback says: the declared master
+		// replicates it, then takes over once in sync (takeoverSource).
 		takeover := cur != s.Master && !slices.Contains(s.Members(), cur)
 		failback := d.Failback || takeover
 		if failback && cur != s.Master && !followsActing {
@@ -411,12 +407,8 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			deferred = true
 			continue
 		}
-		known := false
-		for _, a := range addrs {
-			known = known || obs.Node(a).Lookup(rid) != nil
-		}
-		for _, a := range addrs {
-			if known {
+		if slices.ContainsFunc(addrs, func(a string) bool { return obs.Node(a).Lookup(rid) != nil }) {
+			for _, a := range addrs {
 				steps = append(steps, Step{Kind: StepDrop, Addr: a, Target: r, TargetID: rid,
 					Why: fmt.Sprintf("%s is no longer declared; apply removes it from the cluster", r)})
 			}
@@ -457,33 +449,20 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 // slot of its last outgoing move is split off into a move of its own, to
 // run after all the others (by then it has received its new slots). It
 // returns the moves without those slots, and the held-back moves.
-func holdLastSlots(d Desired, moves []Step, claims map[int]string) (rest, held []Step) {
-	outgoing := map[string]SlotSet{}
+func holdLastSlots(d Desired, moves []Step, claimed map[string]SlotSet) (rest, held []Step) {
+	outgoing := outgoingSlots(moves)
 	last := map[string]int{}
+	incoming := map[string]bool{}
 	for i, m := range moves {
 		if m.Kind == StepMoveSlots {
-			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
 			last[m.Addr] = i
 		}
-	}
-	incoming := map[string]bool{}
-	for _, m := range moves {
 		incoming[m.Target] = true
 	}
 	rest = slices.Clone(moves)
 	for _, src := range sortedKeys(last) {
 		role, _, _ := d.Role(src)
-		if role != RoleMaster || !incoming[src] {
-			continue
-		}
-		emptied := true
-		for slot, a := range claims {
-			if a == src && !outgoing[src].Has(slot) {
-				emptied = false
-				break
-			}
-		}
-		if !emptied {
+		if role != RoleMaster || !incoming[src] || !claimed[src].Minus(outgoing[src]).Empty() {
 			continue
 		}
 		m := &rest[last[src]]
@@ -496,6 +475,17 @@ func holdLastSlots(d Desired, moves []Step, claims map[int]string) (rest, held [
 	}
 	rest = slices.DeleteFunc(rest, func(m Step) bool { return m.Kind == StepMoveSlots && m.Slots.Empty() })
 	return rest, held
+}
+
+// outgoingSlots maps each move's source to the slots it gives away.
+func outgoingSlots(moves []Step) map[string]SlotSet {
+	out := map[string]SlotSet{}
+	for _, m := range moves {
+		if m.Kind == StepMoveSlots {
+			out[m.Addr] = out[m.Addr].Union(m.Slots)
+		}
+	}
+	return out
 }
 
 func lastWave(steps []Step) int {

@@ -72,6 +72,11 @@ func CheckJoinable(d Desired, obs *Observed, only []string) error {
 			probs = append(probs, Problem{a, what, remedy})
 			continue
 		}
+		if why := engineProblem(n); why != "" {
+			probs = append(probs, Problem{a, why,
+				"Upgrade the node to Redis 6.0 or later, or Valkey (any version). Nothing was changed."})
+			continue
+		}
 		// Keys are a problem on a node that is not a member yet; a member
 		// of this cluster (a create resumed, a node re-joining) holds the
 		// cluster's own data.

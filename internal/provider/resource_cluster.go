@@ -251,6 +251,33 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if exists && r.data != nil {
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
+		warnMixedVersions(ctx, state.Nodes, &resp.Diagnostics)
+	}
+}
+
+// warnMixedVersions warns when the members last read run different engines
+// or versions: a rolling upgrade. The executor asks each node for what it
+// supports (ADDSLOTSRANGE, atomic slot migration), so a mixed cluster gets
+// only what both ends of each command support.
+func warnMixedVersions(ctx context.Context, nodes types.Map, diags *diag.Diagnostics) {
+	if nodes.IsNull() || nodes.IsUnknown() {
+		return
+	}
+	var ms map[string]nodeModel
+	if d := nodes.ElementsAs(ctx, &ms, false); d.HasError() {
+		return
+	}
+	versions := map[string]string{}
+	for addr, m := range ms {
+		if e, v := m.Engine.ValueString(), m.Version.ValueString(); e != "" && v != "" {
+			versions[addr] = e + " " + v
+		}
+	}
+	if mixed := cluster.MixedVersions(versions); mixed != "" {
+		diags.AddWarning("Cluster Runs Mixed Versions",
+			"The members run different engines or versions: "+mixed+".\n"+
+				"Fine during a rolling upgrade: apply uses on each node only what that node (and, for slot moves, the other end) supports. "+
+				"Finish the upgrade so that every node behaves the same in a failover.")
 	}
 }
 

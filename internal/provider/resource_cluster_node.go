@@ -332,8 +332,18 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 // (NodeReady), so the state keeps the declaration with what was read: a
 // master may still serve slots another resource is taking from it, and
 // that resource's apply finishes it.
+//
+// A drift planned as known (none) stays so: drift that another resource's
+// apply in the same run leaves behind for a moment (a node joining while
+// another leaves) is for the next refresh to read, not an inconsistent
+// result of this apply.
 func (r *clusterNodeResource) joined(m *clusterNodeModel, spec cluster.NodeSpec, obs *cluster.Observed) diag.Diagnostics {
-	return fillNodeComputed(m, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))
+	planned := m.Drift
+	diags := fillNodeComputed(m, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))
+	if !planned.IsUnknown() && !planned.IsNull() {
+		m.Drift = planned
+	}
+	return diags
 }
 
 func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

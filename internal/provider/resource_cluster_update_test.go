@@ -42,7 +42,7 @@ func lone(t *testing.T, removed, members []*redistest.Node) resource.TestCheckFu
 		want := strconv.Itoa(len(members))
 		for _, n := range members {
 			if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != want {
-				return fmt.Errorf("%s knows %s nodes, want %s (removed nodes forgotten)", n.Addr(), k, want)
+				return fmt.Errorf("%s knows %s nodes, want %s (removed nodes forgotten):\n%s", n.Addr(), k, want, redistest.ClusterNodes(t, n))
 			}
 		}
 		return nil

@@ -691,6 +691,10 @@ var (
 // lookupServer finds redis-server and its version, or fails the test.
 func lookupServer(t testing.TB) (string, serverVersion) {
 	t.Helper()
+	if testing.Short() {
+		// go test -short is the fast tier: pure tests only, no server.
+		t.Skip("needs redis-server; skipped with -short")
+	}
 	name := redisServerBin
 	if env := os.Getenv("REDISTEST_SERVER"); env != "" {
 		name = env

@@ -97,6 +97,7 @@ func processGone(pid int) bool {
 
 // Not parallel: it swaps redisServerBin, which the parallel tests read after it has finished.
 func TestMissingBinary(t *testing.T) {
+	skipShort(t)
 	old := redisServerBin
 	redisServerBin = "redis-server-does-not-exist-7f3a"
 	defer func() { redisServerBin = old }()
@@ -364,6 +365,7 @@ func TestNonCluster(t *testing.T) {
 }
 
 func TestBadArgsReportLog(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	msg := runFake(t, func(tb testing.TB) {
 		Start(tb, 1, Options{ExtraArgs: []string{"--no-such-directive", "1"}})
@@ -397,6 +399,7 @@ func TestCleanup(t *testing.T) {
 // TestDiesWithTestBinary runs this test binary as a child that starts a node and exits
 // without cleanup: the kernel must kill the server (Pdeathsig).
 func TestDiesWithTestBinary(t *testing.T) {
+	skipShort(t)
 	if os.Getenv("REDISTEST_HELPER_CHILD") == "1" {
 		n := Start(t, 1, Options{})[0]
 		fmt.Printf("PID %d DIR %s\n", n.Pid(), n.Dir())
@@ -511,4 +514,12 @@ func TestCreateClusterWithReplicas(t *testing.T) {
 	}
 	want := Fill(t, nodes, 300, "r")
 	CheckKeys(t, nodes, want)
+}
+
+// skipShort skips harness tests that start (or fail to start) servers:
+// with -short every server start skips, which these tests cannot observe.
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers; skipped with -short")
+	}
 }
