@@ -43,11 +43,13 @@ func (r *clusterResource) warnPartition(split *cluster.Split, diags *diag.Diagno
 	if split == nil {
 		return
 	}
-	summary := "Cluster Partitioned"
 	if !split.Blocking() {
-		summary = "Cluster Links Suspected Down"
+		diags.AddWarning("Cluster Links Suspected Down", r.data.redact(errors.New(split.Describe()))+
+			"\n\nEvery node still sees a majority, so apply goes on; a command between the nodes named may wait for the link. "+
+			"If the link stays down long enough for a majority to agree a node failed, apply stops instead of acting on the minority side.")
+		return
 	}
-	diags.AddWarning(summary, r.data.redact(errors.New(split.Describe()+partitionNote)))
+	diags.AddWarning("Cluster Partitioned", r.data.redact(errors.New(split.Describe()+partitionNote)))
 }
 
 // markCutOff flags the members on the minority side as the majority sees
