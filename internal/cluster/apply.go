@@ -86,6 +86,12 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 			}
 			obs = ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
 		}
+		// Nothing is sent while nodes are cut off from the majority: a
+		// command there would act on a stale view (see awaitHealed).
+		var err error
+		if obs, err = e.awaitHealed(ctx, d, obs); err != nil {
+			return obs, err
+		}
 		steps, err := Plan(d, obs)
 		if err != nil {
 			return obs, err
@@ -504,6 +510,7 @@ func commandFor(n *NodeState, s Step) []any {
 // know the master as a master (gossip still on its way).
 func (e *Executor) replicate(ctx context.Context, s Step) error {
 	c := e.Pool.Client(s.Addr)
+	start, lastLog := time.Now(), time.Now()
 	for {
 		err := c.ClusterReplicate(ctx, s.TargetID).Err()
 		if err == nil {
@@ -518,6 +525,10 @@ func (e *Executor) replicate(ctx context.Context, s Step) error {
 					Err: fmt.Errorf("%v: the node holds keys or slots; empty it (FLUSHALL) or move its slots before it can replicate %s", err, s.Target)}
 			}
 			return nodeErr(s.Addr, "CLUSTER REPLICATE", err)
+		}
+		if time.Since(lastLog) > 2*time.Second {
+			lastLog = time.Now()
+			e.info(ctx, "waiting until the node knows its new master as a master before CLUSTER REPLICATE", map[string]any{"address": s.Addr, "master": s.Target, "master_id": s.TargetID, "last_error": msg, "elapsed_ms": time.Since(start).Milliseconds()})
 		}
 		if err := sleep(ctx, e.poll()); err != nil {
 			return fmt.Errorf("node %s: waiting to replicate %s: it never learned that node as a master: %w", s.Addr, describe(s.Target, s.TargetID), err)
@@ -592,8 +603,16 @@ func (e *Executor) waitFor(ctx context.Context, d Desired, obs *Observed, what s
 	lastLog := start
 	cur := obs
 	last := ""
+	var split splitWatch
+	polls := 0
 	for {
 		cur = e.refresh(ctx, d, cur)
+		if polls++; polls%10 == 1 {
+			// A partition never ends by waiting: say so within PartitionGrace.
+			if err := split.check(d, cur); err != nil {
+				return err
+			}
+		}
 		ok, why := cond(cur)
 		if ctx.Err() != nil && last != "" {
 			// The reads were cut short by the deadline itself: report what

@@ -28,12 +28,20 @@ func Predict(d Desired, current map[string]Member) map[string]Member {
 	newMaster := map[string]string{} // node ID -> ID of the master it follows after apply
 	for _, s := range d.Shards {
 		acting := s.Master
-		if !d.Failback {
+		if !d.Failback || cutOff(current[s.Master]) {
 			acting = actingMaster(s, current)
 		}
 		masterID := current[acting].ID
 		for _, a := range s.Members() {
 			c := current[a]
+			if cutOff(c) && a != acting {
+				// Apply sends nothing to a node cut off from the majority
+				// (it fails instead): it stays as the majority sees it.
+				m := c
+				m.LinkState, m.Flags = "", nil
+				out[a] = m
+				continue
+			}
 			m := Member{Addr: a, ID: c.ID, Engine: c.Engine, Version: c.Version, Reachable: true}
 			if a == acting {
 				m.Role, m.Slots = RoleMaster, s.Slots
@@ -62,6 +70,21 @@ func Predict(d Desired, current map[string]Member) map[string]Member {
 		out[a] = m
 	}
 	return out
+}
+
+// cutOff tells whether a member Terraform reaches is flagged failing by
+// the cluster (its flags come from the majority's view): it is on the
+// minority side of a partition.
+func cutOff(m Member) bool {
+	if !m.Reachable {
+		return false
+	}
+	for _, f := range m.Flags {
+		if f == "fail" || f == "fail?" {
+			return true
+		}
+	}
+	return false
 }
 
 // actingMaster is the member of s that stays master without failback: the

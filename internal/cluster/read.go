@@ -30,9 +30,17 @@ type Member struct {
 // ones when address_map is used; it may be nil.
 func Members(addrs []string, obs *Observed, announced func(string) string) map[string]Member {
 	out := map[string]Member{}
+	// During a partition the majority side's views come first: a node cut
+	// off from it is shown as the majority sees it (a stale master that
+	// still claims its slots is not the shard's master).
+	split := FindSplit(addrs, obs)
+	views := addrs
+	if split != nil && !split.NoMajority {
+		views = append(append([]string(nil), split.Majority...), addrs...)
+	}
 	// A peer's view gives link state and flags as the cluster sees a node.
 	peerView := func(id, except string) *NodeLine {
-		for _, a := range addrs {
+		for _, a := range views {
 			if a == except {
 				continue
 			}
@@ -67,6 +75,9 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 		}
 		if l := peerView(n.ID, a); l != nil {
 			m.LinkState, m.Flags = l.LinkState, l.Flags
+			if split.IsCutOff(a) && !split.NoMajority {
+				m.Role, m.MasterID, m.Slots = l.Role(), l.MasterID, l.Slots
+			}
 		}
 		out[a] = m
 	}
@@ -103,7 +114,13 @@ func withoutMyself(flags []string) []string {
 // State summarizes cluster_state over the reachable declared nodes: "ok"
 // when all say ok, else the first other value in address order, or
 // "unknown" when none could be read.
+//
+// During a partition only the majority side counts: the nodes cut off from
+// it report fail, but the cluster is what the majority serves.
 func State(addrs []string, obs *Observed) string {
+	if s := FindSplit(addrs, obs); s != nil && !s.NoMajority && len(s.CutOff) > 0 {
+		addrs = s.Majority
+	}
 	sorted := append([]string(nil), addrs...)
 	sort.Strings(sorted)
 	state := "unknown"
@@ -151,7 +168,17 @@ func Gone(addrs []string, obs *Observed) bool {
 //     migrating away (a half-done move).
 //
 // A node that could not be read keeps its declared place.
+//
+// A node cut off from the majority by a partition keeps its declared place
+// too: what it says of itself is stale, and apply changes nothing until it
+// rejoins (the members show it as the majority sees it).
 func ObservedShards(prior []Shard, obs *Observed) []Shard {
+	var addrs []string
+	for _, s := range prior {
+		addrs = append(addrs, s.Members()...)
+	}
+	split := FindSplit(addrs, obs)
+	cutOff := func(a string) bool { return split != nil && !split.NoMajority && split.IsCutOff(a) }
 	out := make([]Shard, len(prior))
 	acting := make([]string, len(prior))
 	shardOf := map[string]int{} // node ID of a shard's acting master -> shard index
@@ -165,7 +192,7 @@ func ObservedShards(prior []Shard, obs *Observed) []Shard {
 			// promoted replica) keeps the declared shape: the members'
 			// roles show it (with failback, the plan's nodes show the
 			// hand-back), so the shards do not say it twice.
-			plainFailover := m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)
+			plainFailover := (m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)) || cutOff(s.Master)
 			if !plainFailover {
 				shown = cur
 			}
@@ -184,7 +211,7 @@ func ObservedShards(prior []Shard, obs *Observed) []Shard {
 				continue
 			}
 			n := obs.Node(x)
-			if !n.OK() || x == acting[i] {
+			if !n.OK() || x == acting[i] || cutOff(x) {
 				out[i].Replicas = append(out[i].Replicas, x)
 				continue
 			}

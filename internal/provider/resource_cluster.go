@@ -125,7 +125,7 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
+				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. During a partition only the majority side counts (see the Partitions guide). A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
 			},
 			"config": schema.MapAttribute{
 				Optional:            true,
@@ -251,8 +251,19 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		// values, so filling in slots can be what makes this an update.
 		changing = changing || (exists && !state.Shards.Equal(list))
 	}
+	// A partition shows at plan time, with the sides; the planned nodes
+	// are what apply can reach without acting on the minority side.
+	var split *cluster.Split
+	if exists && r.data != nil && !resp.Diagnostics.HasError() {
+		var addrs []string
+		for _, s := range out {
+			addrs = append(addrs, s.Members()...)
+		}
+		split = r.readSplit(ctx, addrs)
+		r.warnPartition(split, &resp.Diagnostics)
+	}
 	if !resp.Diagnostics.HasError() {
-		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing)
+		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing, split)
 	}
 	if exists && r.data != nil {
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
@@ -326,7 +337,11 @@ func (r *clusterResource) planSafety(ctx context.Context, req resource.ModifyPla
 // When nothing else changes (changing is false), a member whose role,
 // master or slots differ from the prediction (a failover to hand back) is
 // what makes the plan an update; otherwise the plan stays empty.
-func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, shards []cluster.Shard, prior []shardConfig, priorNodes types.Map, changing bool) {
+//
+// During a partition (split), the members cut off from the majority stay as
+// the majority sees them and their shards keep the acting master: apply
+// sends them nothing.
+func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, shards []cluster.Shard, prior []shardConfig, priorNodes types.Map, changing bool, split *cluster.Split) {
 	var failback types.Bool
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("failback"), &failback)...)
 	d := cluster.Desired{Shards: shards, Failback: failback.IsNull() || failback.IsUnknown() || failback.ValueBool()}
@@ -340,6 +355,7 @@ func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlan
 		declared[a] = true
 	}
 	current := membersFromMap(ctx, priorNodes)
+	markCutOff(current, split)
 	predicted := cluster.Predict(d, current)
 	if !changing && !topologyDiffers(current, predicted) {
 		return
@@ -539,9 +555,16 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() || reachable == 0 {
 		return // keep the last known state
 	}
+	split := cluster.FindSplit(addrs, obs)
+	if split != nil && split.NoMajority {
+		// What a minority reports is not the cluster: keep the last state.
+		resp.Diagnostics.AddWarning("Cluster Partitioned",
+			r.data.redact(errors.New(split.Describe()))+"\nThe state keeps the cluster as last read from a majority."+partitionNote)
+		return
+	}
 	// Say in words what drifted since the last apply; the plan diff shows
 	// it against the configuration.
-	if reachable == len(addrs) {
+	if reachable == len(addrs) && !split.Blocking() {
 		steps, err := cluster.Plan(desired, obs)
 		if err != nil {
 			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.data.redact(err))
@@ -609,6 +632,11 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 		}
 	}
 	obs, err := r.data.executor().Apply(ctx, desired, obs)
+	var pe *cluster.PartitionError
+	if errors.As(err, &pe) {
+		resp.Diagnostics.AddError("Cluster Partitioned", r.data.redact(err))
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cluster Not Updated", r.data.redact(err)+"\n\nRun terraform apply again once the cause is fixed: it continues from the cluster as it is.")
 		return
@@ -659,6 +687,12 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 	n := obs.Node(addr)
 	if !n.OK() {
 		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.data.redact(n.Err)+"\n"+remedyOf(n.Err))
+		return
+	}
+	// A node cut off from the majority describes a stale cluster.
+	if split := cluster.FindSplit([]string{addr}, obs); split.Blocking() {
+		resp.Diagnostics.AddError("Cannot Import Cluster",
+			fmt.Sprintf("node %s is cut off from the majority of its cluster, so its view is stale:\n%s\nImport through a node of the majority side, or once it rejoins.", addr, split.Describe()))
 		return
 	}
 	shards, err := cluster.ShardsFromView(n.View, r.data.pool.AnnouncedAddress)

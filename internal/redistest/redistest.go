@@ -130,6 +130,7 @@ type Node struct {
 	port     int
 	dir      string
 	distinct bool
+	netns    string // the network namespace it runs in (StartNet), "" for the host's
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -406,6 +407,10 @@ func (n *Node) spawn() error {
 		return err
 	}
 	cmd := exec.Command(n.bin, n.args()...)
+	if n.netns != "" {
+		// ip netns exec execs the server in place: same pid, same process group.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", n.netns, n.bin}, n.args()...)...)
+	}
 	cmd.Dir = n.dir
 	cmd.Stdout = stdio
 	cmd.Stderr = stdio

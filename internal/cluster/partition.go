@@ -1,0 +1,285 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Split is a network partition as one observation shows it. Redis Cluster
+// decides by majority: a master's failure is agreed (flag "fail") when a
+// majority of the masters serving slots cannot reach it, and only the side
+// holding that majority promotes replicas. Terraform may still reach nodes of
+// the other side, which keep their own, stale view (a cut-off master goes on
+// claiming its slots, with cluster_state:fail). A Split says which nodes
+// Terraform reached are on which side, so that plan shows the majority's
+// cluster and apply never acts on the minority.
+type Split struct {
+	// Masters are the IDs of the masters serving slots, each slot credited
+	// to its claim with the highest config epoch in any view read; Quorum is
+	// a majority of them.
+	Masters []string
+	Quorum  int
+	// Majority lists the declared addresses read that see a majority of
+	// Masters up (not flagged fail or fail?), sorted.
+	Majority []string
+	// CutOff lists the declared addresses read that are cut off from the
+	// majority: they see only a minority of Masters up, or the majority
+	// side has agreed they failed (flag "fail") while Terraform reaches
+	// them. Sorted.
+	CutOff []string
+	// Why says, per cut-off address, what shows it.
+	Why map[string]string
+	// Stale says, per cut-off address that still claims slots the majority
+	// serves elsewhere at a higher config epoch, which and where.
+	Stale map[string]string
+	// Suspect lists links that one node read flags failing (fail?) towards
+	// another node read, between nodes on the majority side: a partial
+	// partition that has not (yet) split the cluster. Plan mentions them;
+	// apply does not stop for them.
+	Suspect []string
+	// NoMajority: no node read sees a majority of Masters up. Terraform
+	// reaches only a minority (or the cluster lost its majority): what it
+	// reads is not the cluster.
+	NoMajority bool
+}
+
+// Blocking tells whether apply must not act: a node it would talk to is cut
+// off from the majority, or it reaches no majority at all.
+func (s *Split) Blocking() bool { return s != nil && (len(s.CutOff) > 0 || s.NoMajority) }
+
+// IsCutOff tells whether addr is on the minority side.
+func (s *Split) IsCutOff(addr string) bool {
+	if s == nil {
+		return false
+	}
+	if s.NoMajority {
+		return true
+	}
+	for _, a := range s.CutOff {
+		if a == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// FindSplit looks for a partition among addrs (the declared nodes) in obs
+// (read with views). It returns nil when every node read sees a majority of
+// the masters up, none of them is agreed failed by the others, and no link
+// between nodes read is suspected; or when no master serves slots yet (a
+// cluster being built). Pure.
+func FindSplit(addrs []string, obs *Observed) *Split {
+	var read []*NodeState
+	for _, a := range addrs {
+		if n := obs.Node(a); n.OK() && n.Self() != nil {
+			read = append(read, n)
+		}
+	}
+	masters := slotMasters(read)
+	if len(masters) == 0 {
+		return nil
+	}
+	s := &Split{Quorum: len(masters)/2 + 1, Why: map[string]string{}, Stale: map[string]string{}}
+	for id := range masters {
+		s.Masters = append(s.Masters, id)
+	}
+	sort.Strings(s.Masters)
+	name := func(id string) string {
+		if a := obs.AddrOf(id); a != "" {
+			return describe(a, id)
+		}
+		for _, n := range read {
+			if l := n.Lookup(id); l != nil && l.Addr() != "" {
+				return describe(l.Addr(), id)
+			}
+		}
+		return "node " + short(id)
+	}
+	// Which masters each node read sees down.
+	down := map[string][]string{}
+	for _, n := range read {
+		for _, id := range s.Masters {
+			if l := n.Lookup(id); l != nil && !l.Myself() && l.Failing() {
+				down[n.Addr] = append(down[n.Addr], name(id))
+			}
+		}
+		if len(s.Masters)-len(down[n.Addr]) >= s.Quorum {
+			s.Majority = append(s.Majority, n.Addr)
+		}
+	}
+	sort.Strings(s.Majority)
+	onMajority := map[string]bool{}
+	for _, a := range s.Majority {
+		onMajority[a] = true
+	}
+	s.NoMajority = len(s.Majority) == 0
+	for _, n := range read {
+		if onMajority[n.Addr] {
+			// Agreed failed by the majority side while Terraform reaches it.
+			var by []string
+			for _, m := range read {
+				if m == n || !onMajority[m.Addr] {
+					continue
+				}
+				if l := m.Lookup(n.ID); l != nil && l.HasFlag("fail") {
+					by = append(by, m.Addr)
+				}
+			}
+			if len(by) == 0 {
+				continue
+			}
+			sort.Strings(by)
+			s.Why[n.Addr] = fmt.Sprintf("the majority side has agreed it failed (flag fail on %s) although Terraform reaches it", strings.Join(by, ", "))
+		} else {
+			s.Why[n.Addr] = fmt.Sprintf("it sees %d of the %d masters serving slots up (flags %s as failing; a majority is %d)",
+				len(s.Masters)-len(down[n.Addr]), len(s.Masters), strings.Join(down[n.Addr], ", "), s.Quorum)
+		}
+		s.CutOff = append(s.CutOff, n.Addr)
+		if self := n.Self(); self.IsMaster() && !self.Slots.Empty() {
+			for _, id := range s.Masters {
+				m := masters[id]
+				if id != n.ID && m.epoch > self.ConfigEpoch && !m.slots.Intersect(self.Slots).Empty() {
+					s.Stale[n.Addr] = fmt.Sprintf("it still claims slots %s as master at config epoch %d; the majority serves %s on %s at config epoch %d",
+						self.Slots, self.ConfigEpoch, m.slots.Intersect(self.Slots), name(id), m.epoch)
+					break
+				}
+			}
+		}
+	}
+	sort.Strings(s.CutOff)
+	if s.NoMajority {
+		s.CutOff = nil
+	}
+	// Partial partitions: a suspected link between two nodes both on the
+	// majority side, towards a node Terraform reads.
+	for _, n := range read {
+		if !onMajority[n.Addr] || s.IsCutOff(n.Addr) {
+			continue
+		}
+		for _, m := range read {
+			if m == n || !onMajority[m.Addr] || s.IsCutOff(m.Addr) {
+				continue
+			}
+			if l := n.Lookup(m.ID); l != nil && l.Failing() {
+				s.Suspect = append(s.Suspect, fmt.Sprintf("%s flags %s as %s", n.Addr, describe(m.Addr, m.ID), strings.Join(failFlags(l.Flags), ",")))
+			}
+		}
+	}
+	sort.Strings(s.Suspect)
+	if len(s.CutOff) == 0 && !s.NoMajority && len(s.Suspect) == 0 {
+		return nil
+	}
+	return s
+}
+
+func failFlags(flags []string) []string {
+	var out []string
+	for _, f := range flags {
+		if f == "fail" || f == "fail?" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+type masterClaim struct {
+	slots SlotSet
+	epoch int64
+}
+
+// slotMasters returns the masters serving slots, by ID: every claim (a
+// master line with slots, in any view read) that no claim of another node
+// with a higher config epoch overlaps. A master's slots are those of its
+// winning claims.
+func slotMasters(read []*NodeState) map[string]masterClaim {
+	type claim struct {
+		id string
+		masterClaim
+	}
+	seen := map[claim]bool{}
+	var claims []claim
+	for _, n := range read {
+		for _, l := range n.View {
+			if !l.IsMaster() || l.Slots.Empty() || l.Handshake() || l.HasFlag("noaddr") {
+				continue
+			}
+			c := claim{l.ID, masterClaim{l.Slots, l.ConfigEpoch}}
+			if !seen[c] {
+				seen[c] = true
+				claims = append(claims, c)
+			}
+		}
+	}
+	out := map[string]masterClaim{}
+	for _, c := range claims {
+		won := c.slots
+		for _, o := range claims {
+			if o.id != c.id && o.epoch > c.epoch {
+				won = won.Minus(o.slots)
+			}
+		}
+		if won.Empty() {
+			continue
+		}
+		m := out[c.id]
+		m.slots = m.slots.Union(won)
+		m.epoch = max(m.epoch, c.epoch)
+		out[c.id] = m
+	}
+	return out
+}
+
+// Describe says in words what the split is, node by node, for plan
+// warnings and errors.
+func (s *Split) Describe() string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	if s.NoMajority {
+		fmt.Fprintf(&b, "No node Terraform reaches sees a majority (%d) of the %d masters serving slots up: Terraform reaches only a minority side of a partition, or the cluster lost its majority. What these nodes report is not the cluster:\n", s.Quorum, len(s.Masters))
+	} else {
+		fmt.Fprintf(&b, "Nodes cut off from the majority of the cluster (the side holding %d or more of the %d masters serving slots):\n", s.Quorum, len(s.Masters))
+	}
+	cut := s.CutOff
+	if s.NoMajority {
+		cut = sortedKeys(s.Why)
+	}
+	for _, a := range cut {
+		fmt.Fprintf(&b, "- %s: %s", a, s.Why[a])
+		if st := s.Stale[a]; st != "" {
+			fmt.Fprintf(&b, "; %s", st)
+		}
+		b.WriteString("\n")
+	}
+	if len(s.Majority) > 0 {
+		fmt.Fprintf(&b, "The majority side, as Terraform reads it: %s.\n", strings.Join(s.Majority, ", "))
+	}
+	if len(s.Suspect) > 0 {
+		b.WriteString("Links suspected down between nodes of the majority side (a partial partition):\n- " + strings.Join(s.Suspect, "\n- ") + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// PartitionError is an apply refused because nodes are cut off from the
+// majority (or Terraform reaches no majority): nothing was sent to them.
+type PartitionError struct {
+	Split *Split
+	// Waited is how long apply gave the partition to heal before giving up.
+	Waited time.Duration
+}
+
+func (e *PartitionError) Error() string {
+	what := "nodes " + strings.Join(e.Split.CutOff, ", ") + " are cut off from the majority of the cluster"
+	if len(e.Split.CutOff) == 1 {
+		what = "node " + e.Split.CutOff[0] + " is cut off from the majority of the cluster"
+	}
+	if e.Split.NoMajority {
+		what = "Terraform reaches no node that sees a majority of the masters"
+	}
+	return fmt.Sprintf("%s (still so after %s); apply changed nothing on the minority side and stopped.\n%s\n"+
+		"Run terraform apply again once they rejoin (when their links heal, Redis makes a cut-off master a replica of the node that took its slots; apply then converges, failing back if failback is set).",
+		what, e.Waited.Round(time.Millisecond), e.Split.Describe())
+}
