@@ -655,13 +655,15 @@ failover() {
 	echo
 	echo "    terraform plan exit code: $TF_RC (2 = changes)"
 	echo "    Key lines:"
-	plain "$FO_LOG/6-plan.txt" | grep -E '^\s*~ master\s+= ' | sed 's/^/      /' || true
+	plain "$FO_LOG/6-plan.txt" | grep -E '^\s*~ ("[^"]+" = \{|role\s+= )' | sed 's/^/      /' || true
 	diag_block "$FO_LOG/6-plan.txt" "Cluster Drifted" | sed 's/^/      /'
 	check "plan exits 2 (changes)" [ "$TF_RC" -eq 2 ]
 	check "plan warns \"Cluster Drifted\" naming $a_master and $a_replica" \
 		mentions_all "$(diag_block "$FO_LOG/6-plan.txt" "Cluster Drifted" | one_line)" "$a_master" "$a_replica"
-	check "the diff hands shard 1 back: master \"$a_replica\" -> \"$a_master\"" \
-		grep -Eq "~ master +=  *\"$a_replica\" -> \"$a_master\"" <(plain "$FO_LOG/6-plan.txt")
+	# The shards keep their declared shape after a plain failover; the nodes
+	# show the hand-back: the declared master's role goes back to master.
+	check "the diff hands shard 1 back: $a_master role = \"replica\" -> \"master\"" \
+		grep -Eq "~ role +=  *\"replica\" -> \"master\"" <(plain "$FO_LOG/6-plan.txt" | grep -A4 -F "~ \"$a_master\" = {")
 	check "no node is reported unreachable" \
 		mentions_none "$(plain "$FO_LOG/6-plan.txt")" "Cluster Node Unreachable"
 

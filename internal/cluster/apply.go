@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,13 +20,13 @@ type Executor struct {
 	Pool *Pool
 	// Info and Debug receive progress logs; nil discards them.
 	Info, Debug LogFunc
-	// PollInterval is how often waits re-read the nodes (default 20 ms).
+	// PollInterval is how often waits re-read the nodes (default 10 ms).
 	PollInterval time.Duration
 	// AfterStep, when set, is called after each step that changed the
 	// cluster; an error aborts the run. Tests use it to kill nodes at every
 	// point of an apply.
 	AfterStep func(ctx context.Context, index int, s Step) error
-	// MaxRounds bounds observe-plan-run rounds (default 5).
+	// MaxRounds bounds observe-plan-run rounds (default defaultMaxRounds).
 	MaxRounds int
 	// Departures coordinates node deletes running in the same process
 	// (see Departures); nil coordinates nothing.
@@ -54,13 +55,21 @@ func (e *Executor) poll() time.Duration {
 // Apply makes the cluster match d: observe, plan, run, and again until the
 // plan is empty and the cluster has converged. obs, when not nil, is a fresh
 // observation to start from. It returns the final observation.
+//
+// A round ends early when its readiness wait finds drift that a step can
+// repair (an ID that a node learned by gossip while another was being reset,
+// say): the next round plans from a fresh observation instead of waiting for
+// something only a command fixes. Apply gives up when rounds stop making
+// progress (the same plan noProgressRounds times in a row) or after
+// MaxRounds, with an error naming what is left and on which nodes.
 func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observed, error) {
 	rounds := e.MaxRounds
 	if rounds <= 0 {
-		rounds = 5
+		rounds = defaultMaxRounds
 	}
 	addrs := d.Observed()
 	var last []Step
+	same := 0
 	for round := 0; round < rounds; round++ {
 		if obs == nil {
 			obs = Observe(ctx, e.Pool, addrs, true)
@@ -99,14 +108,164 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 			obs = nil
 			continue
 		}
+		if sameSteps(steps, last) {
+			same++
+			if same >= noProgressRounds {
+				return obs, &StalledError{Rounds: same, Steps: steps}
+			}
+			// The last run of these steps left the same plan: give gossip
+			// a moment before sending them again.
+			if err := sleep(ctx, replanAfter); err != nil {
+				return obs, fmt.Errorf("timed out before running the same steps again: %s", strings.Join(Drift(steps), "; "))
+			}
+		} else {
+			same = 1
+		}
 		last = steps
-		e.info(ctx, "applying cluster plan", map[string]any{"round": round + 1, "steps": len(steps)})
-		if err := e.Run(ctx, d, obs, steps); err != nil {
+		e.info(ctx, "applying cluster plan", map[string]any{"round": round + 1, "steps": len(steps), "changes": strings.Join(Drift(steps), "; ")})
+		err = e.Run(ctx, d, obs, steps)
+		switch {
+		case onlyReplan(err):
+			e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"round": round + 1, "why": err.Error()})
+		case err != nil:
 			return obs, err
 		}
 		obs = nil
 	}
-	return obs, fmt.Errorf("the cluster did not converge after %d rounds; last plan: %s", rounds, stepsSummary(last))
+	return obs, &StalledError{Rounds: rounds, Steps: last, Cap: true}
+}
+
+const (
+	// defaultMaxRounds bounds observe-plan-run rounds. A day-2 change
+	// takes one or two (a fail-back takes two); repairs found while
+	// waiting add one each.
+	defaultMaxRounds = 20
+	// noProgressRounds: the same plan this many rounds in a row means
+	// running it changes nothing, so Apply stops.
+	noProgressRounds = 3
+	// replanAfter is how long the readiness wait lets a repairable drift
+	// stand before it ends the round: gossip settles most passing states
+	// (a replica re-pointing itself after a failover) well within it.
+	replanAfter = time.Second
+)
+
+// StalledError reports an apply whose rounds stopped making progress: what
+// is left, in words that name the nodes.
+type StalledError struct {
+	Rounds int
+	Steps  []Step
+	// Cap: the round limit was reached (rather than the same plan repeating).
+	Cap bool
+}
+
+func (e *StalledError) Error() string {
+	left := Drift(e.Steps)
+	if len(left) == 0 {
+		left = []string{stepsSummary(e.Steps)}
+	}
+	what := fmt.Sprintf("the same changes were planned %d rounds in a row without taking effect", e.Rounds)
+	if e.Cap {
+		what = fmt.Sprintf("the cluster did not converge after %d rounds", e.Rounds)
+	}
+	return what + "; left to do:\n  - " + strings.Join(left, "\n  - ")
+}
+
+// replanError ends a round whose readiness wait found drift a step repairs.
+type replanError struct{ why string }
+
+func (e *replanError) Error() string { return e.why }
+
+// onlyReplan tells whether err is made only of replanErrors: the plan is
+// stale, not the cluster broken.
+func onlyReplan(err error) bool {
+	var es Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			if !onlyReplan(e) {
+				return false
+			}
+		}
+		return len(es) > 0
+	}
+	var rp *replanError
+	return errors.As(err, &rp)
+}
+
+func sameSteps(a, b []Step) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			return false
+		}
+	}
+	return true
+}
+
+// waitReady waits until the cluster matches want. It ends the round early
+// (replanError) when a plan from the live view, for the whole declaration d,
+// has repair steps that have stood for replanAfter: waiting would not fix
+// what only a command fixes.
+func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed) error {
+	var since, checked time.Time
+	var repair string
+	err := e.waitFor(ctx, d, obs, "the cluster is ready", func(o *Observed) (bool, string) {
+		ok, why := Converged(want, o)
+		if ok {
+			return true, ""
+		}
+		// Planning costs more than a poll at hundreds of nodes: look for
+		// repairs every few polls only.
+		if time.Since(checked) < 10*e.poll() {
+			return false, why
+		}
+		checked = time.Now()
+		r, forgetOnly := repairs(d, o)
+		switch {
+		case r == "":
+			since = time.Time{}
+		case forgetOnly:
+			// A stale ID never goes away by itself: repair it now.
+			repair = r
+			return true, "a step repairs what is left"
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= replanAfter:
+			repair = r
+			return true, "a step repairs what is left"
+		}
+		return false, why
+	})
+	if err == nil && repair != "" {
+		return &replanError{why: "drift found while waiting: " + repair}
+	}
+	return err
+}
+
+// repairs describes the changes a plan from o would make, or "" when it
+// would only announce and wait (or cannot plan from o). forgetOnly tells
+// that every change forgets a stale ID.
+func repairs(d Desired, o *Observed) (what string, forgetOnly bool) {
+	steps, err := Plan(d, o)
+	if err != nil {
+		return "", false
+	}
+	var act []Step
+	forgetOnly = true
+	for _, s := range steps {
+		if !s.Kind.Barrier() && s.Kind != StepAnnounce {
+			act = append(act, s)
+			forgetOnly = forgetOnly && s.Kind == StepForget
+		}
+	}
+	if len(act) == 0 {
+		return "", false
+	}
+	if w := Drift(act); len(w) > 0 {
+		return strings.Join(w, "; "), forgetOnly
+	}
+	return stepsSummary(act), forgetOnly
 }
 
 // loading tells whether a node answered LOADING (still reading its data).
@@ -151,7 +310,7 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 			if steps[i].Expect != nil {
 				want = *steps[i].Expect
 			}
-			err = e.waitFor(ctx, d, obs, "the cluster is ready", func(o *Observed) (bool, string) { return Converged(want, o) })
+			err = e.waitReady(ctx, d, want, obs)
 		default:
 			err = e.runStage(ctx, obs, steps[i:j], i)
 		}
@@ -277,6 +436,11 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 				// Best effort: gossip delivers the same news a little later.
 				e.debug(ctx, "announce failed", map[string]any{"address": addr, "target": s.Target, "error": err.Error()})
 				continue
+			}
+			if s.Kind == StepAddSlots && strings.Contains(err.Error(), "already busy") {
+				// The node learned an owner for the slot since the plan
+				// was made (gossip): plan again from a fresh read.
+				return &replanError{why: fmt.Sprintf("%s: %s: %v", addr, s, err)}
 			}
 			return nodeErr(addr, strings.ToUpper(commandName(s)), err)
 		}
@@ -422,9 +586,20 @@ func (e *Executor) waitFor(ctx context.Context, d Desired, obs *Observed, what s
 	start := time.Now()
 	lastLog := start
 	cur := obs
+	last := ""
 	for {
 		cur = e.refresh(ctx, d, cur)
 		ok, why := cond(cur)
+		if ctx.Err() != nil && last != "" {
+			// The reads were cut short by the deadline itself: report what
+			// the wait was on before it.
+			why = last
+		}
+		last = why
+		if ok && why != "" {
+			e.info(ctx, "stopped waiting until "+what, map[string]any{"because": why, "elapsed_ms": time.Since(start).Milliseconds()})
+			return nil
+		}
 		if ok {
 			e.info(ctx, "converged: "+what, map[string]any{"elapsed_ms": time.Since(start).Milliseconds()})
 			return nil

@@ -276,3 +276,10 @@ func (e *KeysHeldError) Error() string {
 func isUnknownNode(err error) bool {
 	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
 }
+
+// targetDown tells whether a MIGRATE failed because its target answered
+// CLUSTERDOWN: a master that just joined, or that briefly counts a peer as
+// failing, refuses keys until it reports cluster_state:ok again.
+func targetDown(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "CLUSTERDOWN")
+}

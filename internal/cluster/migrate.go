@@ -49,7 +49,7 @@ func dest(obs *Observed, addr string) (string, int) {
 //     dropped (dropShadowed).
 func (e *Executor) migrateSlotKeys(ctx context.Context, from, owner string, slot int, ip string, port int, asking bool) (int, error) {
 	src := e.Pool.Client(from)
-	moved := 0
+	moved, down := 0, 0
 	for {
 		keys, err := src.ClusterGetKeysInSlot(ctx, slot, migrateBatch).Result()
 		if err != nil {
@@ -83,6 +83,14 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from, owner string, slot
 			if dropped > 0 {
 				continue
 			}
+		}
+		if err := cmd.Err(); targetDown(err) && down < maxTargetDown {
+			down++
+			e.info(ctx, "the slot's owner refused keys with CLUSTERDOWN; waiting until it reports cluster_state:ok", map[string]any{"address": owner, "from": from, "attempt": down})
+			if err := e.waitClusterOK(ctx, from, owner); err != nil {
+				return moved, err
+			}
+			continue
 		}
 		if err := cmd.Err(); err != nil && err != redis.Nil {
 			return moved, &NodeError{Addr: from, Kind: classify(err), Op: "MIGRATE",
@@ -205,7 +213,7 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 		if bad, err := setSlots(ctx, src, chunk, "MIGRATING", dstID); err != nil {
 			return nodeErr(s.Addr, fmt.Sprintf("CLUSTER SETSLOT %d MIGRATING", bad), err)
 		}
-		n, err := e.drainSlots(ctx, s.Addr, chunk, ip, port)
+		n, err := e.drainSlots(ctx, s.Addr, s.Target, chunk, ip, port)
 		moved += n
 		if err != nil {
 			return err
@@ -232,7 +240,7 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER SETSLOT NODE",
 					Err: fmt.Errorf("slots %v still get new keys after 10 drains; the slots stay migrating and the next apply finishes them", left)}
 			}
-			n, err := e.drainSlots(ctx, s.Addr, left, ip, port)
+			n, err := e.drainSlots(ctx, s.Addr, s.Target, left, ip, port)
 			moved += n
 			if err != nil {
 				return err
@@ -374,9 +382,13 @@ func sourceGaveUp(err error) bool {
 // next sends one MIGRATE per slot (MIGRATE takes keys of one slot only),
 // pipelined; slots that had a full batch go round again. Memory stays
 // bounded by moveChunk x migrateBatch key names (51,200).
-func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip string, port int) (int, error) {
+//
+// A target that answers CLUSTERDOWN (it briefly counts a peer as failing)
+// is waited for until it reports cluster_state:ok, and the slot is drained
+// again, up to maxTargetDown times per call.
+func (e *Executor) drainSlots(ctx context.Context, from, to string, slots []int, ip string, port int) (int, error) {
 	c := e.Pool.Client(from)
-	moved := 0
+	moved, down := 0, 0
 	pending := slots
 	for len(pending) > 0 {
 		lists := make([]*redis.StringSliceCmd, len(pending))
@@ -416,7 +428,13 @@ func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip 
 			return nil
 		})
 		pending = pending[:0:0]
+		wait := false
 		for _, b := range batches {
+			if err := b.cmd.Err(); targetDown(err) && down < maxTargetDown {
+				wait = true
+				pending = append(pending, b.slot)
+				continue
+			}
 			if err := b.cmd.Err(); err != nil && err != redis.Nil {
 				return moved, &NodeError{Addr: from, Kind: classify(err), Op: "MIGRATE",
 					Err: fmt.Errorf("moving keys of slot %d to %s:%d failed at key %q (batch of %d): %s; the slot stays migrating and the next apply finishes it",
@@ -427,24 +445,45 @@ func (e *Executor) drainSlots(ctx context.Context, from string, slots []int, ip 
 				pending = append(pending, b.slot)
 			}
 		}
+		if wait {
+			down++
+			e.info(ctx, "the move's target refused keys with CLUSTERDOWN; waiting until it reports cluster_state:ok", map[string]any{"address": to, "from": from, "attempt": down})
+			if err := e.waitClusterOK(ctx, from, to); err != nil {
+				return moved, err
+			}
+		}
 	}
 	return moved, nil
 }
 
-// waitClusterOK waits until a node reports cluster_state:ok: a master that
-// just joined, or just restarted, refuses migrated keys (CLUSTERDOWN) until
-// then.
-func (e *Executor) waitClusterOK(ctx context.Context, addr string) error {
-	c := e.Pool.Client(addr)
-	for {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && ParseInfo(info)["cluster_state"] == "ok" {
-			return nil
-		}
-		if err := sleep(ctx, e.poll()); err != nil {
-			return fmt.Errorf("node %s: waiting for cluster_state:ok before moving keys to it: %w", addr, err)
+// maxTargetDown bounds how often one drain waits for a target that answered
+// CLUSTERDOWN before it gives up (the slot stays open; the next apply
+// finishes it).
+const maxTargetDown = 20
+
+// waitClusterOK waits until each node reports cluster_state:ok: a master
+// that just joined, or just restarted, or that briefly counts a peer as
+// failing, refuses keyed commands (CLUSTERDOWN), MIGRATE and migrated keys
+// included, until then.
+func (e *Executor) waitClusterOK(ctx context.Context, addrs ...string) error {
+	start, lastLog := time.Now(), time.Now()
+	for _, addr := range addrs {
+		c := e.Pool.Client(addr)
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && ParseInfo(info)["cluster_state"] == "ok" {
+				break
+			}
+			if time.Since(lastLog) > 2*time.Second {
+				lastLog = time.Now()
+				e.info(ctx, "waiting until the node reports cluster_state:ok before moving keys", map[string]any{"address": addr, "elapsed_ms": time.Since(start).Milliseconds()})
+			}
+			if err := sleep(ctx, e.poll()); err != nil {
+				return fmt.Errorf("node %s: waiting for cluster_state:ok before moving keys: %w", addr, err)
+			}
 		}
 	}
+	return nil
 }
 
 // fixSlot settles a slot left importing/migrating by an interrupted move:

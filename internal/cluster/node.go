@@ -103,6 +103,8 @@ type NodeStatus struct {
 	Slots     SlotSet
 	LinkState string
 	Flags     []string
+	// Engine ("redis" or "valkey") and its own version, from INFO server.
+	Engine, Version string
 	// Lone: the node knows no other node and serves no slot.
 	Lone bool
 	Keys int64
@@ -734,7 +736,7 @@ func NodeStatusOf(spec NodeSpec, obs *Observed, announced func(string) string) N
 		}
 		return st
 	}
-	st := NodeStatus{Reachable: true, ID: n.ID, Keys: n.Keys, LinkState: "connected"}
+	st := NodeStatus{Reachable: true, ID: n.ID, Keys: n.Keys, LinkState: "connected", Engine: n.Engine, Version: n.EngineVersion}
 	self := n.Self()
 	if self == nil {
 		return st

@@ -20,8 +20,12 @@ type NodeState struct {
 
 	ID      string            // CLUSTER MYID
 	Info    map[string]string // CLUSTER INFO
-	Version string            // redis_version
+	Version string            // redis_version (Valkey reports its Redis-compatible one)
 	Keys    int64             // DBSIZE
+	// Engine is "valkey" (INFO server's server_name) or "redis", and
+	// EngineVersion that engine's own version (valkey_version or
+	// redis_version).
+	Engine, EngineVersion string
 	// View is the node's CLUSTER NODES; nil when the observation skipped it.
 	View []NodeLine
 	// IP is the address the node is dialed at, resolved, for CLUSTER MEET.
@@ -77,6 +81,16 @@ func (n *NodeState) State() string { return n.Info["cluster_state"] }
 func (n *NodeState) InfoInt(k string) int64 {
 	v, _ := strconv.ParseInt(n.Info[k], 10, 64)
 	return v
+}
+
+// EngineOf names the server and its own version from INFO server:
+// server_name:valkey with valkey_version on Valkey, else redis with
+// redis_version.
+func EngineOf(server map[string]string) (engine, version string) {
+	if server["server_name"] == "valkey" {
+		return "valkey", server["valkey_version"]
+	}
+	return "redis", server["redis_version"]
 }
 
 // AtLeast tells whether the server version is at least major.minor.
@@ -188,7 +202,9 @@ func observeNode(ctx context.Context, pool *Pool, addr string, views bool) *Node
 		}
 		return n
 	}
-	n.Version = ParseInfo(server.Val())["redis_version"]
+	srv := ParseInfo(server.Val())
+	n.Version = srv["redis_version"]
+	n.Engine, n.EngineVersion = EngineOf(srv)
 	n.ID = strings.TrimSpace(myid.Val())
 	n.Info = ParseInfo(info.Val())
 	n.Keys = dbsize.Val()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -201,6 +202,9 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	current := make([]string, len(d.Shards))
 	for i, s := range d.Shards {
 		cur, _ := currentMaster(obs, s)
+		if src := takeoverSource(d, obs, i); src != "" {
+			cur = src
+		}
 		current[i] = cur
 		var unowned SlotSet
 		moves := map[string]SlotSet{}
@@ -282,7 +286,21 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	if met {
 		steps = append(steps, Step{Kind: StepWaitKnown})
 	}
-	steps = append(steps, inWaves(moveSteps)...)
+	moveSteps, held := holdLastSlots(d, moveSteps, claims)
+	steps = append(steps, inWaves(moveSteps, 0)...)
+	steps = append(steps, inWaves(held, lastWave(steps)+1)...)
+	outgoing := map[string]SlotSet{}
+	for _, m := range append(moveSteps, held...) {
+		if m.Kind == StepMoveSlots {
+			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
+		}
+	}
+	claimed := map[string]SlotSet{}
+	for slot, a := range claims {
+		c := claimed[a]
+		c.Add(slot)
+		claimed[a] = c
+	}
 
 	// 5. Roles. A shard whose declared master lost mastership to one of its
 	// replicas (a failover, or the master was reset or replaced) is failed
@@ -291,12 +309,17 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// (the other replicas follow it by themselves). Without Failback the
 	// acting master keeps the role and the others follow it.
 	expect := Desired{Failback: d.Failback, Shards: append([]Shard(nil), d.Shards...)}
-	partial := false
+	partial, deferred := false, false
 	for i, s := range d.Shards {
 		cur := current[i]
 		mSelf := obs.Node(s.Master).Self()
 		followsActing := mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur)
-		if d.Failback && cur != s.Master && !followsActing {
+		// A master being removed whose shard a new, empty master replaces
+		// hands the shard over like a fail-back, whatever Failback says:
+		// the new master replicates it, then takes over once in sync.
+		takeover := cur != s.Master && !slices.Contains(s.Members(), cur)
+		failback := d.Failback || takeover
+		if failback && cur != s.Master && !followsActing {
 			// This round makes the declared master follow the acting one;
 			// the failback itself comes in the next round.
 			var reps []string
@@ -308,9 +331,12 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 			expect.Shards[i] = Shard{Master: cur, Replicas: reps, Slots: s.Slots}
 			partial = true
 		}
-		if cur != s.Master && d.Failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
-			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur),
-				Why: fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)})
+		if cur != s.Master && failback && mSelf.IsReplica() && mSelf.MasterID == obs.ID(cur) {
+			why := fmt.Sprintf("shard %d: declared master %s is a replica of %s, which is master since a failover; apply hands mastership back with CLUSTER FAILOVER", i+1, s.Master, cur)
+			if takeover {
+				why = takeoverWhy(i, s, cur)
+			}
+			steps = append(steps, Step{Kind: StepFailover, Addr: s.Master, Target: cur, TargetID: obs.ID(cur), Why: why})
 			continue
 		}
 		curID := obs.ID(cur)
@@ -326,12 +352,21 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				// An old master (back from the dead, or just failed over)
 				// still claims slots that a newer epoch took over; it turns
 				// replica by itself, and a later round sees it as one.
+			case self.IsMaster() && !self.Slots.Empty() &&
+				(slices.Contains(current, x) || claimed[x].Minus(outgoing[x]).Empty()):
+				// A master this plan empties (its slots move away, or it
+				// hands its shard to a new master by failover): once it
+				// has no slots, the next round makes it a replica here.
+				deferred = true
 			case self.IsMaster() && !self.Slots.Empty():
 				errs = append(errs, fmt.Errorf("%s is declared a replica in the shard of %s but is a master serving slots %s: move its slots to a declared master first",
 					x, s.Master, self.Slots))
 			default:
 				why := fmt.Sprintf("%s follows %s, declared to follow %s; apply re-points it with CLUSTER REPLICATE", x, followed(obs, self), cur)
-				if self.IsMaster() {
+				switch {
+				case takeover:
+					why = takeoverWhy(i, s, cur)
+				case self.IsMaster():
 					why = fmt.Sprintf("%s is a master without slots, declared to follow %s; apply makes it a replica with CLUSTER REPLICATE", x, cur)
 				}
 				steps = append(steps, Step{Kind: StepReplicate, Addr: x, Target: cur, TargetID: curID, Why: why})
@@ -344,11 +379,23 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 
 	// 6. Nodes being removed: once their slots are gone and their replicas
 	// follow declared masters, every declared member forgets them (all at
-	// once, inside FORGET's 60 s ban) and they are reset.
+	// once, inside FORGET's 60 s ban) and they are reset. Members that do
+	// not know a leaving node yet are told too: a node joining in this
+	// apply learns it by gossip while slots move, and would otherwise keep
+	// its ID, address-less, once the node is reset (FORGET of an unknown
+	// ID is a no-op).
 	for _, r := range d.Remove {
 		rid := obs.ID(r)
+		if rid == "" || slices.Contains(current, r) {
+			deferred = deferred || rid != ""
+			continue // a master handing its shard over leaves once it has
+		}
+		known := false
 		for _, a := range addrs {
-			if l := obs.Node(a).Lookup(rid); l != nil {
+			known = known || obs.Node(a).Lookup(rid) != nil
+		}
+		for _, a := range addrs {
+			if known {
 				steps = append(steps, Step{Kind: StepDrop, Addr: a, Target: r, TargetID: rid,
 					Why: fmt.Sprintf("%s is no longer declared; apply removes it from the cluster", r)})
 			}
@@ -368,21 +415,85 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 				}
 			}
 		}
-		wait := Step{Kind: StepWaitReady}
-		if partial {
-			wait.Expect = &expect
+		// A round that leaves work for the next one (a node to re-point
+		// once it has no slots) ends without waiting: the next round reads
+		// the nodes and goes on.
+		if !deferred {
+			wait := Step{Kind: StepWaitReady}
+			if partial {
+				wait.Expect = &expect
+			}
+			steps = append(steps, wait)
 		}
-		steps = append(steps, wait)
 	}
 	return steps, nil
 }
 
+// holdLastSlots keeps every declared master serving at least one slot
+// while it also receives slots: Redis turns a master that gives away its
+// last slot into a replica of the new owner (cluster-allow-replica-
+// migration), and a replica accepts no slots. For such a master, the last
+// slot of its last outgoing move is split off into a move of its own, to
+// run after all the others (by then it has received its new slots). It
+// returns the moves without those slots, and the held-back moves.
+func holdLastSlots(d Desired, moves []Step, claims map[int]string) (rest, held []Step) {
+	outgoing := map[string]SlotSet{}
+	last := map[string]int{}
+	for i, m := range moves {
+		if m.Kind == StepMoveSlots {
+			outgoing[m.Addr] = outgoing[m.Addr].Union(m.Slots)
+			last[m.Addr] = i
+		}
+	}
+	incoming := map[string]bool{}
+	for _, m := range moves {
+		incoming[m.Target] = true
+	}
+	rest = slices.Clone(moves)
+	for _, src := range sortedKeys(last) {
+		role, _, _ := d.Role(src)
+		if role != RoleMaster || !incoming[src] {
+			continue
+		}
+		emptied := true
+		for slot, a := range claims {
+			if a == src && !outgoing[src].Has(slot) {
+				emptied = false
+				break
+			}
+		}
+		if !emptied {
+			continue
+		}
+		m := &rest[last[src]]
+		slot := lastSlot(m.Slots)
+		one := NewSlotSet(SlotRange{slot, slot})
+		h := *m
+		h.Slots = one
+		m.Slots = m.Slots.Minus(one)
+		held = append(held, h)
+	}
+	rest = slices.DeleteFunc(rest, func(m Step) bool { return m.Kind == StepMoveSlots && m.Slots.Empty() })
+	return rest, held
+}
+
+func lastWave(steps []Step) int {
+	w := -1
+	for _, s := range steps {
+		if s.Kind == StepMoveSlots || s.Kind == StepFixSlot {
+			w = max(w, s.Wave)
+		}
+	}
+	return w
+}
+
 // inWaves orders slot moves into waves in which no node is both a source
-// and a target, keeping the planner's order inside a wave.
-func inWaves(moves []Step) []Step {
+// and a target, keeping the planner's order inside a wave. Waves are
+// numbered from first.
+func inWaves(moves []Step, first int) []Step {
 	var out []Step
 	rest := moves
-	for wave := 0; len(rest) > 0; wave++ {
+	for wave := first; len(rest) > 0; wave++ {
 		src, dst := map[string]bool{}, map[string]bool{}
 		var later []Step
 		for _, m := range rest {
@@ -454,6 +565,44 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// takeoverSource returns the master that shard i's declared master replaces
+// by replication and failover rather than by moving keys: a node being
+// removed, or declared a replica elsewhere, that serves exactly the shard's
+// declared slots, while the declared master holds no slots and no keys, or
+// already replicates it. "" when there is none.
+func takeoverSource(d Desired, obs *Observed, i int) string {
+	s := d.Shards[i]
+	m := obs.Node(s.Master)
+	mSelf := m.Self()
+	if mSelf == nil || s.Slots.Empty() {
+		return ""
+	}
+	// Masters that stop being masters: nodes being removed, and nodes now
+	// declared replicas of another shard. (A declared replica of this
+	// shard serving its slots is a failover: currentMaster handles it.)
+	leaving := slices.Clone(d.Remove)
+	for j, o := range d.Shards {
+		if j != i {
+			leaving = append(leaving, o.Replicas...)
+		}
+	}
+	for _, r := range leaving {
+		x := obs.Node(r).Self()
+		if x == nil || !x.IsMaster() || x.Slots != s.Slots {
+			continue
+		}
+		if mSelf.IsReplica() && mSelf.MasterID == x.ID ||
+			mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
+			return r
+		}
+	}
+	return ""
+}
+
+func takeoverWhy(i int, s Shard, from string) string {
+	return fmt.Sprintf("shard %d: %s replaces %s as master of slots %s: apply makes it a replica of %s, waits until it is in sync, then hands it the shard with CLUSTER FAILOVER (no key moves)", i+1, s.Master, from, s.Slots, from)
 }
 
 // supersededBy tells whether a master's slot claims are stale: another

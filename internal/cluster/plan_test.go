@@ -340,16 +340,22 @@ func TestCheckJoinable(t *testing.T) {
 
 func TestObservedShardsShowsFailover(t *testing.T) {
 	d := desired3x2(true)
-	got := ObservedShards(d.Shards, fakeObserved(t, failedOver()), true)
-	if got[0].Master != "10.0.0.15:6379" || len(got[0].Replicas) != 1 || got[0].Replicas[0] != "10.0.0.11:6379" {
-		t.Fatalf("failover as seen: %+v", got[0])
+	// A plain failover (the old master follows the promoted replica): the
+	// shards keep the declared shape; the members' roles show the swap.
+	same := ObservedShards(d.Shards, fakeObserved(t, failedOver()))
+	if same[0].Master != "10.0.0.11:6379" || len(same[0].Replicas) != 1 || same[0].Replicas[0] != "10.0.0.15:6379" {
+		t.Fatalf("a plain failover keeps the declared shape: %+v", same[0])
 	}
-	if got[0].Slots.String() != "0-5460" {
-		t.Fatalf("slots of the promoted master: %s", got[0].Slots)
+	if same[0].Slots.String() != "0-5460" {
+		t.Fatalf("slots of the shard: %s", same[0].Slots)
 	}
-	same := ObservedShards(d.Shards, fakeObserved(t, failedOver()), false)
-	if same[0].Master != "10.0.0.11:6379" {
-		t.Fatalf("failback=false keeps the declared shape: %+v", same[0])
+	// The old master lost its place (a lone node now): the promoted
+	// replica shows as master and the old master is left out.
+	nodes := failedOver()
+	nodes[0].master, nodes[0].knows = "", []string{}
+	got := ObservedShards(d.Shards, fakeObserved(t, nodes))
+	if got[0].Master != "10.0.0.15:6379" || len(got[0].Replicas) != 0 {
+		t.Fatalf("failover with the old master gone: %+v", got[0])
 	}
 }
 

@@ -563,3 +563,7 @@ func (p *Pool) CheckStepAccess(ctx context.Context, steps []Step, obs *Observed)
 	}
 	return p.CheckAccess(ctx, masters, AccessMove)
 }
+
+// User is the ACL user the pool authenticates as ("default" when none is
+// configured), for refusing changes that would lock the provider out.
+func (p *Pool) User() string { return p.user() }

@@ -15,6 +15,9 @@ type Member struct {
 	Slots     SlotSet
 	LinkState string
 	Flags     []string
+	// Engine ("redis" or "valkey") and its version, as read from the node
+	// itself; empty for a node Terraform did not read.
+	Engine, Version string
 	// Reachable is false for a declared node that could not be read; its
 	// fields then come from another member's view, when any has it.
 	Reachable bool
@@ -57,7 +60,7 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 			continue
 		}
 		known[n.ID] = true
-		m := Member{Addr: a, ID: n.ID, Reachable: true, LinkState: "connected"}
+		m := Member{Addr: a, ID: n.ID, Reachable: true, LinkState: "connected", Engine: n.Engine, Version: n.EngineVersion}
 		if self := n.Self(); self != nil {
 			m.Role, m.MasterID, m.Slots = self.Role(), self.MasterID, self.Slots
 			m.Flags = withoutMyself(self.Flags)
@@ -138,8 +141,8 @@ func Gone(addrs []string, obs *Observed) bool {
 // the declared shape, so that a configuration compared with it shows drift
 // as a plan diff:
 //   - a shard whose declared master lost mastership to one of its replicas
-//     lists that replica as master (with failback; without it a plain
-//     failover keeps the declared shape, as it is not drift then);
+//     lists that replica as master, unless the declared master follows it
+//     (a plain failover: the members' roles show it);
 //   - a replica that follows the master of another shard is listed there;
 //   - a member that is not in the cluster as declared (reset, forgotten by
 //     its master, replaced by a node with a new ID, a master without slots)
@@ -148,7 +151,7 @@ func Gone(addrs []string, obs *Observed) bool {
 //     migrating away (a half-done move).
 //
 // A node that could not be read keeps its declared place.
-func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
+func ObservedShards(prior []Shard, obs *Observed) []Shard {
 	out := make([]Shard, len(prior))
 	acting := make([]string, len(prior))
 	shardOf := map[string]int{} // node ID of a shard's acting master -> shard index
@@ -158,8 +161,12 @@ func ObservedShards(prior []Shard, obs *Observed, failback bool) []Shard {
 		shown := s.Master
 		if promoted {
 			m := obs.Node(s.Master).Self()
+			// A plain failover (the declared master now follows the
+			// promoted replica) keeps the declared shape: the members'
+			// roles show it (with failback, the plan's nodes show the
+			// hand-back), so the shards do not say it twice.
 			plainFailover := m != nil && m.IsReplica() && m.MasterID == obs.ID(cur)
-			if failback || !plainFailover {
+			if !plainFailover {
 				shown = cur
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -25,13 +26,16 @@ type clusterModel struct {
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
+// nodeModel is one member in the resource's nodes: what apply sets and
+// keeps (role, master, slots), without the gossip (flags, link state) that
+// changes with every round; the data source shows those.
 type nodeModel struct {
-	ID        types.String `tfsdk:"id"`
-	Role      types.String `tfsdk:"role"`
-	MasterID  types.String `tfsdk:"master_id"`
-	Slots     types.List   `tfsdk:"slots"`
-	LinkState types.String `tfsdk:"link_state"`
-	Flags     types.List   `tfsdk:"flags"`
+	ID       types.String `tfsdk:"id"`
+	Role     types.String `tfsdk:"role"`
+	MasterID types.String `tfsdk:"master_id"`
+	Slots    types.String `tfsdk:"slots"`
+	Engine   types.String `tfsdk:"engine"`
+	Version  types.String `tfsdk:"version"`
 }
 
 type shardModel struct {
@@ -49,6 +53,18 @@ var (
 	shardObjectType = types.ObjectType{AttrTypes: shardAttrTypes}
 
 	nodeAttrTypes = map[string]attr.Type{
+		"id":        types.StringType,
+		"role":      types.StringType,
+		"master_id": types.StringType,
+		"slots":     types.StringType,
+		"engine":    types.StringType,
+		"version":   types.StringType,
+	}
+	nodeObjectType = types.ObjectType{AttrTypes: nodeAttrTypes}
+
+	// healthNodeAttrTypes: a member in the data source's nodes, with the
+	// gossip view of it.
+	healthNodeAttrTypes = map[string]attr.Type{
 		"id":         types.StringType,
 		"role":       types.StringType,
 		"master_id":  types.StringType,
@@ -56,7 +72,7 @@ var (
 		"link_state": types.StringType,
 		"flags":      types.ListType{ElemType: types.StringType},
 	}
-	nodeObjectType = types.ObjectType{AttrTypes: nodeAttrTypes}
+	healthNodeObjectType = types.ObjectType{AttrTypes: healthNodeAttrTypes}
 
 	timeoutAttrTypes = map[string]attr.Type{
 		"create": types.StringType, "update": types.StringType, "delete": types.StringType,
@@ -218,17 +234,22 @@ func shardsToList(_ context.Context, shards []cluster.Shard) (types.List, diag.D
 	return l, diags
 }
 
-func nodesToMap(members map[string]cluster.Member) (types.Map, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	vals := map[string]attr.Value{}
+func sortedAddrs(members map[string]cluster.Member) []string {
 	keys := make([]string, 0, len(members))
 	for k := range members {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	return keys
+}
+
+// healthNodesToMap renders members for the data source, gossip included.
+func healthNodesToMap(members map[string]cluster.Member) (types.Map, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	vals := map[string]attr.Value{}
+	for _, k := range sortedAddrs(members) {
 		m := members[k]
-		obj, d := types.ObjectValue(nodeAttrTypes, map[string]attr.Value{
+		obj, d := types.ObjectValue(healthNodeAttrTypes, map[string]attr.Value{
 			"id":         types.StringValue(m.ID),
 			"role":       types.StringValue(m.Role),
 			"master_id":  types.StringValue(m.MasterID),
@@ -239,7 +260,81 @@ func nodesToMap(members map[string]cluster.Member) (types.Map, diag.Diagnostics)
 		diags.Append(d...)
 		vals[k] = obj
 	}
+	mv, d := types.MapValue(healthNodeObjectType, vals)
+	diags.Append(d...)
+	return mv, diags
+}
+
+// nodesToMap renders members for the resource. unknown, when set, tells
+// which values a plan cannot know yet (a node not read yet: its ID, engine
+// and version, and the master_id of its replicas); otherwise an empty
+// engine or version (a member Terraform does not read) is null.
+func nodesToMap(members map[string]cluster.Member, unknown func(addr string, m cluster.Member) (id, masterID, engine bool)) (types.Map, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	vals := map[string]attr.Value{}
+	for _, k := range sortedAddrs(members) {
+		m := members[k]
+		var uID, uMaster, uEngine bool
+		if unknown != nil {
+			uID, uMaster, uEngine = unknown(k, m)
+		}
+		str := func(v string, unknown bool) types.String {
+			switch {
+			case unknown:
+				return types.StringUnknown()
+			case v == "":
+				return types.StringNull()
+			}
+			return types.StringValue(v)
+		}
+		id := types.StringValue(m.ID)
+		if uID {
+			id = types.StringUnknown()
+		}
+		master := types.StringValue(m.MasterID)
+		if uMaster {
+			master = types.StringUnknown()
+		}
+		obj, d := types.ObjectValue(nodeAttrTypes, map[string]attr.Value{
+			"id":        id,
+			"role":      types.StringValue(m.Role),
+			"master_id": master,
+			"slots":     types.StringValue(m.Slots.String()),
+			"engine":    str(m.Engine, uEngine),
+			"version":   str(m.Version, uEngine),
+		})
+		diags.Append(d...)
+		vals[k] = obj
+	}
 	mv, d := types.MapValue(nodeObjectType, vals)
 	diags.Append(d...)
 	return mv, diags
+}
+
+// membersFromMap reads the resource's nodes back (the state's, to predict
+// from). Unknown or unreadable values are left empty.
+func membersFromMap(ctx context.Context, nodes types.Map) map[string]cluster.Member {
+	out := map[string]cluster.Member{}
+	if nodes.IsNull() || nodes.IsUnknown() {
+		return out
+	}
+	var ms map[string]nodeModel
+	if diags := nodes.ElementsAs(ctx, &ms, false); diags.HasError() {
+		return out
+	}
+	for addr, m := range ms {
+		slots, _ := parseSlotString(m.Slots.ValueString())
+		out[addr] = cluster.Member{Addr: addr, ID: m.ID.ValueString(), Role: m.Role.ValueString(), MasterID: m.MasterID.ValueString(),
+			Slots: slots, Engine: m.Engine.ValueString(), Version: m.Version.ValueString()}
+	}
+	return out
+}
+
+// parseSlotString reads a node's slots as the resource's nodes render
+// them: "a-b" ranges and single slots joined by commas; "" for none.
+func parseSlotString(s string) (cluster.SlotSet, error) {
+	if strings.TrimSpace(s) == "" {
+		return cluster.SlotSet{}, nil
+	}
+	return cluster.ParseSlotSet(strings.Split(s, ","))
 }

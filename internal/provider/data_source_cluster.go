@@ -185,7 +185,7 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	}
 
 	members := cluster.Members(seeds, obs, pool.AnnouncedAddress)
-	nodes, diags := nodesToMap(members)
+	nodes, diags := healthNodesToMap(members)
 	resp.Diagnostics.Append(diags...)
 	shards, diags := shardsToList(ctx, cluster.ServedShards(first.View, pool.AnnouncedAddress))
 	resp.Diagnostics.Append(diags...)

@@ -339,7 +339,7 @@ func (d *providerData) mask(ctx context.Context) context.Context {
 }
 
 func (p *redisProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewClusterResource, NewClusterNodeResource}
+	return []func() resource.Resource{NewClusterResource, NewClusterNodeResource, NewACLUserResource}
 }
 
 func (p *redisProvider) DataSources(context.Context) []func() datasource.DataSource {

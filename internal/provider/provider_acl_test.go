@@ -92,7 +92,9 @@ func TestAccProvider_ACLMinimal(t *testing.T) {
 				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
-						before(shardPath(1, "master"), knownvalue.StringExact(replicas[1][0])),
+						// the promoted replica, as read; the declared master, as planned
+						before(nodePath(replicas[1][0], "role"), knownvalue.StringExact("master")),
+						planned(masters[1], "role", knownvalue.StringExact("master")),
 					},
 				},
 				Check: checkLive(t, nodes, masters, replicas, nil),

@@ -117,7 +117,9 @@ func TestAccCluster_TLS(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("redis_cluster.test", plancheck.ResourceActionUpdate),
-						before(shardPath(0, "master"), knownvalue.StringExact(replicas[0][0])),
+						// the promoted replica, as read; the declared master, as planned
+						before(nodePath(replicas[0][0], "role"), knownvalue.StringExact("master")),
+						planned(masters[0], "role", knownvalue.StringExact("master")),
 					},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(

@@ -31,6 +31,7 @@ var (
 	_ resource.ResourceWithValidateConfig = (*clusterResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*clusterResource)(nil)
 	_ resource.ResourceWithImportState    = (*clusterResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*clusterResource)(nil)
 )
 
 const (
@@ -52,6 +53,7 @@ func (r *clusterResource) Metadata(_ context.Context, req resource.MetadataReque
 
 func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: "A whole Redis Cluster: its shards (a master and its replicas) and the split of the 16384 hash slots. " +
 			"Create builds the cluster from empty nodes and returns once every node reports `cluster_state:ok` and agrees on roles and slot owners. " +
 			"Plan shows where the live cluster drifted from the declaration; apply puts the declaration back. " +
@@ -105,22 +107,25 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "Destroy refuses while any master holds keys, naming them, unless this is `true`; then it flushes the masters first. Default `false`.",
 			},
 			"nodes": schema.MapNestedAttribute{
-				Computed:            true,
-				MarkdownDescription: "Every node as last read, by address: the declared nodes and any member joined by hand (shown, never removed).",
+				Computed: true,
+				MarkdownDescription: "Every node by address: the declared nodes and any member joined by hand (shown, never removed). " +
+					"In a plan, what apply leaves: each declared node's role, master and slots as declared (a node apply does not change shows no change); " +
+					"only the ID of a node not yet in the cluster is unknown. After apply and refresh, as read. " +
+					"Gossip that changes every round (flags, link state) is in the `redis_cluster` data source.",
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"id":         schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID (CLUSTER MYID)."},
-						"role":       schema.StringAttribute{Computed: true, MarkdownDescription: "`master` or `replica`; empty when the node could not be read."},
-						"master_id":  schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID of the master a replica follows; empty for masters."},
-						"slots":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Slots the node serves, as ranges."},
-						"link_state": schema.StringAttribute{Computed: true, MarkdownDescription: "`connected` or `disconnected` as the other members see the node; `unreachable` when Terraform could not read it."},
-						"flags":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "CLUSTER NODES flags as the other members see the node (`master`, `slave`, `fail?`, `fail`, ...)."},
+						"id":        schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID (CLUSTER MYID)."},
+						"role":      schema.StringAttribute{Computed: true, MarkdownDescription: "`master` or `replica`; empty when the node could not be read."},
+						"master_id": schema.StringAttribute{Computed: true, MarkdownDescription: "Node ID of the master a replica follows; empty for masters."},
+						"slots":     schema.StringAttribute{Computed: true, MarkdownDescription: "Slots the node serves, as `a-b` ranges and single slots joined by commas (`0-5460`); empty for a replica. One string, so that a plan moving slots shows one line per node."},
+						"engine":    schema.StringAttribute{Computed: true, MarkdownDescription: "`redis` or `valkey` (INFO server's `server_name`); null for a member Terraform does not read (joined by hand)."},
+						"version":   schema.StringAttribute{Computed: true, MarkdownDescription: "The engine's own version: `valkey_version` on Valkey, else `redis_version`; null for a member Terraform does not read."},
 					},
 				},
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok.",
+				MarkdownDescription: "`cluster_state` as last read: `ok` when every reachable declared node reports ok. A plan that changes the cluster shows `ok`: apply returns once every node reports it.",
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -201,6 +206,11 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	for i, s := range shards {
 		out[i] = s.Shard
 	}
+	// Terraform leaves nodes and state unknown when anything else in the
+	// plan differs from the state (or on create).
+	var plannedNodes types.Map
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("nodes"), &plannedNodes)...)
+	changing := !exists || plannedNodes.IsUnknown()
 	if !declared {
 		if exists {
 			current, orphans, same := priorSlots(out, prior, served)
@@ -222,16 +232,67 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.Append(d...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("shards"), list)...)
 		// Terraform proposes the prior state for unset Optional+Computed
-		// values, so filling in slots can be what makes this an update;
-		// then what apply reads back is not known yet.
-		if exists && !state.Shards.Equal(list) {
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), types.MapUnknown(nodeObjectType))...)
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("state"), types.StringUnknown())...)
-		}
+		// values, so filling in slots can be what makes this an update.
+		changing = changing || (exists && !state.Shards.Equal(list))
+	}
+	if !resp.Diagnostics.HasError() {
+		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing)
 	}
 	if exists && r.data != nil {
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
 	}
+}
+
+// planNodes sets the planned nodes and state to what apply will leave
+// (cluster.Predict): apply returns only once the cluster converged on the
+// declaration, and it reads the cluster back, so the state after apply is
+// exactly this. Only what no one knows yet is unknown: the ID, engine and
+// version of a node not read yet, and the master_id of its replicas.
+// When nothing else changes (changing is false), a member whose role,
+// master or slots differ from the prediction (a failover to hand back) is
+// what makes the plan an update; otherwise the plan stays empty.
+func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, shards []cluster.Shard, prior []shardConfig, priorNodes types.Map, changing bool) {
+	var failback types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("failback"), &failback)...)
+	d := cluster.Desired{Shards: shards, Failback: failback.IsNull() || failback.IsUnknown() || failback.ValueBool()}
+	var was []string
+	for _, p := range prior {
+		was = append(was, p.Members()...)
+	}
+	d.Remove = minus(was, d.Addrs())
+	declared := map[string]bool{}
+	for _, a := range d.Addrs() {
+		declared[a] = true
+	}
+	current := membersFromMap(ctx, priorNodes)
+	predicted := cluster.Predict(d, current)
+	if !changing && !topologyDiffers(current, predicted) {
+		return
+	}
+	nodes, diags := nodesToMap(predicted, func(addr string, m cluster.Member) (bool, bool, bool) {
+		if !declared[addr] {
+			return false, false, false // joined by hand: kept as read
+		}
+		return m.ID == "", m.Role == cluster.RoleReplica && m.MasterID == "", m.Engine == ""
+	})
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), nodes)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("state"), types.StringValue("ok"))...)
+}
+
+// topologyDiffers tells whether any member's ID, role, master or slots
+// differ, or a member is only in one of a and b.
+func topologyDiffers(a, b map[string]cluster.Member) bool {
+	if len(a) != len(b) {
+		return true
+	}
+	for addr, x := range a {
+		y, ok := b[addr]
+		if !ok || x.ID != y.ID || x.Role != y.Role || x.MasterID != y.MasterID || x.Slots != y.Slots {
+			return true
+		}
+	}
+	return false
 }
 
 // describeMoves warns, at plan time, which slots will move with how many
@@ -268,9 +329,7 @@ func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotS
 		return out
 	}
 	for addr, m := range ms {
-		var items []string
-		_ = m.Slots.ElementsAs(ctx, &items, false)
-		if ss, err := cluster.ParseSlotSet(items); err == nil && m.Role.ValueString() == cluster.RoleMaster {
+		if ss, err := parseSlotString(m.Slots.ValueString()); err == nil && m.Role.ValueString() == cluster.RoleMaster {
 			out[addr] = ss
 		}
 	}
@@ -411,8 +470,14 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		if err != nil {
 			resp.Diagnostics.AddWarning("Cluster Drift Needs Attention", r.data.redact(err))
 		} else if drift := cluster.Drift(steps); len(drift) > 0 {
+			// The same nodes and changes as the plan's nodes diff.
+			members := cluster.Members(addrs, obs, r.data.pool.AnnouncedAddress)
+			changes := ""
+			if ch := cluster.Changes(members, cluster.Predict(desired, members)); len(ch) > 0 {
+				changes = "\nApply leaves these nodes changed (the plan's nodes show the same):\n- " + strings.Join(ch, "\n- ")
+			}
 			resp.Diagnostics.AddWarning("Cluster Drifted",
-				"The live cluster differs from the last applied state:\n- "+strings.Join(drift, "\n- ")+
+				"The live cluster differs from the last applied state:\n- "+strings.Join(drift, "\n- ")+changes+
 					"\nterraform apply puts the declaration back without losing keys.")
 		}
 	}
@@ -542,11 +607,11 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 // declared shape (so drift shows as a diff), nodes and state.
 func (r *clusterResource) fillFromObservation(ctx context.Context, m *clusterModel, desired cluster.Desired, obs *cluster.Observed) diag.Diagnostics {
 	var diags diag.Diagnostics
-	shards := cluster.ObservedShards(desired.Shards, obs, desired.Failback)
+	shards := cluster.ObservedShards(desired.Shards, obs)
 	list, d := shardsToList(ctx, shards)
 	diags.Append(d...)
 	m.Shards = list
-	nodes, d := nodesToMap(cluster.Members(desired.Addrs(), obs, r.data.pool.AnnouncedAddress))
+	nodes, d := nodesToMap(cluster.Members(desired.Addrs(), obs, r.data.pool.AnnouncedAddress), nil)
 	diags.Append(d...)
 	m.Nodes = nodes
 	m.State = types.StringValue(cluster.State(desired.Addrs(), obs))

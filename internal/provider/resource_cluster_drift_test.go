@@ -63,7 +63,7 @@ func strs(items ...string) knownvalue.Check {
 // cluster, then expects a plan whose refreshed state shows the drift
 // (checks), applies, checks the live cluster and every key, and expects
 // an empty plan after.
-func driftCase(t *testing.T, opts redistest.Options, slots bool, change func(nodes []*redistest.Node), checks func(a []string) []plancheck.PlanCheck) {
+func driftCase(t *testing.T, opts redistest.Options, slots bool, change func(nodes []*redistest.Node), checks func(a []string, nodes []*redistest.Node) []plancheck.PlanCheck) {
 	t.Helper()
 	nodes := redistest.Start(t, 6, opts)
 	masters, replicas := threeByTwo(nodes)
@@ -71,7 +71,7 @@ func driftCase(t *testing.T, opts redistest.Options, slots bool, change func(nod
 	if slots {
 		slotList = [][]string{{"0-5460"}, {"5461-10922"}, {"10923-16383"}}
 	}
-	cfg := clusterConfig(nodes[0].Password(), shardsHCL(masters, replicas, slotList), "  force_destroy = true", `  timeouts { update = "60s" }`)
+	cfg := clusterConfig(nodes[0].Password(), shardsHCL(masters, replicas, slotList), "  force_destroy = true", `  timeouts { update = "60s" }`) + nodeIDsOutput
 	var written map[string]string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -94,7 +94,10 @@ func driftCase(t *testing.T, opts redistest.Options, slots bool, change func(nod
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: append([]plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("redis_cluster.test", plancheck.ResourceActionUpdate),
-					}, checks(redistest.Addrs(nodes))...),
+						// What apply leaves is known: no node ID changes.
+						plancheck.ExpectKnownValue("redis_cluster.test", tfjsonpath.New("state"), knownvalue.StringExact("ok")),
+						plancheck.ExpectKnownOutputValue("node_ids", knownvalue.MapSizeExact(6)),
+					}, checks(redistest.Addrs(nodes), nodes)...),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkLive(t, nodes, masters, replicas, []string{"0-5460", "5461-10922", "10923-16383"}),
@@ -153,11 +156,15 @@ func TestAccCluster_driftFailover(t *testing.T) {
 		waitRole(t, nodes[4], "master")
 		nodes[0].Restart(t)
 		waitRole(t, nodes[0], "slave")
-	}, func(a []string) []plancheck.PlanCheck {
-		return []plancheck.PlanCheck{
-			before(shardPath(0, "master"), knownvalue.StringExact(a[4])),
-			before(shardPath(0, "replicas"), strs(a[0])),
-		}
+	}, func(a []string, nodes []*redistest.Node) []plancheck.PlanCheck {
+		// The shards keep their declared shape; the nodes show the swap as
+		// read and the hand-back as planned.
+		return append(append([]plancheck.PlanCheck{
+			before(shardPath(0, "master"), knownvalue.StringExact(a[0])),
+			before(nodePath(a[0], "role"), knownvalue.StringExact("replica")),
+			before(nodePath(a[4], "role"), knownvalue.StringExact("master")),
+			plancheck.ExpectKnownValue("redis_cluster.test", nodePath(a[0], "id"), liveID{t, nodes[0]}),
+		}, plannedMaster(a[0], "0-5460")...), plannedReplica(t, a[4], nodes[0])...)
 	})
 }
 
@@ -171,11 +178,12 @@ func TestAccCluster_driftReplicaRepointed(t *testing.T) {
 		redistest.WaitFor(t, 10*time.Second, func() bool {
 			return redistest.Info(t, nodes[4], "replication")["master_port"] == fmt.Sprint(nodes[1].Port())
 		}, "the replica to follow its new master")
-	}, func(a []string) []plancheck.PlanCheck {
-		return []plancheck.PlanCheck{
+	}, func(a []string, nodes []*redistest.Node) []plancheck.PlanCheck {
+		return append([]plancheck.PlanCheck{
 			before(shardPath(0, "replicas"), knownvalue.ListExact([]knownvalue.Check{})),
 			before(shardPath(1, "replicas"), strs(a[4], a[5])),
-		}
+			before(nodePath(a[4], "master_id"), liveID{t, nodes[1]}),
+		}, plannedReplica(t, a[4], nodes[0])...)
 	})
 }
 
@@ -185,11 +193,12 @@ func TestAccCluster_driftSlotMoved(t *testing.T) {
 	t.Parallel()
 	driftCase(t, redistest.Options{ExtraArgs: fastSync}, true, func(nodes []*redistest.Node) {
 		moveSlotByHand(t, nodes[0], nodes[1], 100, -1)
-	}, func([]string) []plancheck.PlanCheck {
-		return []plancheck.PlanCheck{
+	}, func(a []string, nodes []*redistest.Node) []plancheck.PlanCheck {
+		return append(append([]plancheck.PlanCheck{
 			before(shardPath(0, "slots"), strs("0-99", "101-5460")),
 			before(shardPath(1, "slots"), strs("100", "5461-10922")),
-		}
+			before(nodePath(a[1], "slots"), knownvalue.StringExact("100,5461-10922")),
+		}, plannedMaster(a[0], "0-5460")...), plannedMaster(a[1], "5461-10922")...)
 	})
 }
 
@@ -199,7 +208,7 @@ func TestAccCluster_driftOpenSlot(t *testing.T) {
 	t.Parallel()
 	driftCase(t, redistest.Options{ExtraArgs: fastSync}, false, func(nodes []*redistest.Node) {
 		moveSlotByHand(t, nodes[0], nodes[1], 2000, 1)
-	}, func([]string) []plancheck.PlanCheck {
+	}, func([]string, []*redistest.Node) []plancheck.PlanCheck {
 		return []plancheck.PlanCheck{before(shardPath(0, "slots"), strs("0-1999", "2001-5460"))}
 	})
 }
@@ -211,7 +220,7 @@ func TestAccCluster_driftReplicaReset(t *testing.T) {
 	t.Parallel()
 	driftCase(t, redistest.Options{ExtraArgs: fastSync}, false, func(nodes []*redistest.Node) {
 		redistest.Do(t, nodes[3], "CLUSTER", "RESET", "HARD")
-	}, func([]string) []plancheck.PlanCheck {
+	}, func([]string, []*redistest.Node) []plancheck.PlanCheck {
 		return []plancheck.PlanCheck{before(shardPath(2, "replicas"), knownvalue.ListExact([]knownvalue.Check{}))}
 	})
 }
@@ -225,7 +234,7 @@ func TestAccCluster_driftMasterReplaced(t *testing.T) {
 		nodes[1].Kill(t)
 		waitRole(t, nodes[5], "master")
 		nodes[1].Wipe(t)
-	}, func(a []string) []plancheck.PlanCheck {
+	}, func(a []string, nodes []*redistest.Node) []plancheck.PlanCheck {
 		return []plancheck.PlanCheck{
 			before(shardPath(1, "master"), knownvalue.StringExact(a[5])),
 			before(shardPath(1, "replicas"), knownvalue.ListExact([]knownvalue.Check{})),

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +29,7 @@ var (
 	_ resource.ResourceWithValidateConfig = (*clusterNodeResource)(nil)
 	_ resource.ResourceWithImportState    = (*clusterNodeResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*clusterNodeResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*clusterNodeResource)(nil)
 )
 
 // NewClusterNodeResource is the redis_cluster_node resource factory.
@@ -46,17 +46,18 @@ func (r *clusterNodeResource) Configure(ctx context.Context, req resource.Config
 }
 
 type clusterNodeModel struct {
-	ID        types.String   `tfsdk:"id"`
-	Address   types.String   `tfsdk:"address"`
-	Seeds     types.List     `tfsdk:"seeds"`
-	Role      types.String   `tfsdk:"role"`
-	Master    types.String   `tfsdk:"master"`
-	Slots     types.List     `tfsdk:"slots"`
-	Failback  types.Bool     `tfsdk:"failback"`
-	Force     types.Bool     `tfsdk:"force_destroy"`
-	LinkState types.String   `tfsdk:"link_state"`
-	Flags     types.List     `tfsdk:"flags"`
-	Timeouts  timeouts.Value `tfsdk:"timeouts"`
+	ID       types.String   `tfsdk:"id"`
+	Address  types.String   `tfsdk:"address"`
+	Seeds    types.List     `tfsdk:"seeds"`
+	Role     types.String   `tfsdk:"role"`
+	Master   types.String   `tfsdk:"master"`
+	Slots    types.List     `tfsdk:"slots"`
+	Failback types.Bool     `tfsdk:"failback"`
+	Force    types.Bool     `tfsdk:"force_destroy"`
+	Engine   types.String   `tfsdk:"engine"`
+	Version  types.String   `tfsdk:"version"`
+	Drift    types.List     `tfsdk:"drift"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *clusterNodeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -65,6 +66,7 @@ func (r *clusterNodeResource) Metadata(_ context.Context, req resource.MetadataR
 
 func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: "One node's membership and role in a Redis Cluster, for clusters composed of one resource per node (with `for_each`, inside modules). " +
 			"Terraform creates and destroys such resources in parallel; no `depends_on` is needed between them. " +
 			"Create assigns a master's free declared slots before it meets its seeds, makes a replica follow its declared master, and returns once the node and its seeds agree on its role, slots and master. " +
@@ -119,14 +121,22 @@ func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaReque
 					"When none stays (the node is the last master, or every other master is destroyed in the same run), destroy refuses while the node holds keys, unless this is `true`: then the keys are discarded (FLUSHALL). " +
 					"Like every destroy-time setting, it takes effect once applied. Default `false`.",
 			},
-			"link_state": schema.StringAttribute{
+			"engine": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`connected` or `disconnected` as a seed sees the node; `unreachable` when Terraform could not read it.",
+				MarkdownDescription: "`redis` or `valkey` (INFO server's `server_name`).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"flags": schema.ListAttribute{
+			"version": schema.StringAttribute{
 				Computed:            true,
-				ElementType:         types.StringType,
-				MarkdownDescription: "CLUSTER NODES flags as a seed sees the node (`master`, `slave`, `fail?`, ...).",
+				MarkdownDescription: "The engine's own version: `valkey_version` on Valkey, else `redis_version`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"drift": schema.ListAttribute{
+				Computed:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "What the last read found to repair beyond role, master and slots, in words (the `Cluster Node Drifted` warning says the same): " +
+					"an old ID members still know, a member that forgot the node, a slot left open by an interrupted move. Empty when none. " +
+					"A plan that repairs it shows it known after apply. The node's flags and link state, which change with every gossip round, are in the `redis_cluster` data source.",
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -238,14 +248,20 @@ func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.Modif
 	addr := plan.Address.ValueString()
 	if !req.State.Raw.IsNull() {
 		// What Read found beyond role, master and slots: nothing in the
-		// configuration shows it, so plan an update that repairs it.
-		drift, diags := nodeDriftOf(ctx, req.Private)
-		resp.Diagnostics.Append(diags...)
+		// configuration shows it, so plan an update that repairs it. Else
+		// the drift stays empty, also through an update.
+		var prior types.List
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("drift"), &prior)...)
+		var drift []string
+		if !prior.IsNull() && !prior.IsUnknown() {
+			resp.Diagnostics.Append(prior.ElementsAs(ctx, &drift, false)...)
+		}
 		if len(drift) > 0 {
 			resp.Diagnostics.AddWarning("Cluster Node Drifted",
 				fmt.Sprintf("%s:\n- %s\nterraform apply repairs it without losing keys.", addr, strings.Join(drift, "\n- ")))
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("flags"), types.ListUnknown(types.StringType))...)
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("link_state"), types.StringUnknown())...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListUnknown(types.StringType))...)
+		} else if !prior.IsNull() {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), stringList(nil))...)
 		}
 	}
 	self := newClaim(fmt.Sprintf("a redis_cluster_node (role %q)", plan.Role.ValueString()), req.Config, req.State)
@@ -254,58 +270,13 @@ func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 }
 
-// driftKey is the private state key under which Read leaves NodeStatus.Drift
-// for ModifyPlan.
-const driftKey = "drift"
-
-type privateGetter interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
-}
-
-type privateSetter interface {
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
-}
-
-func nodeDriftOf(ctx context.Context, p privateGetter) ([]string, diag.Diagnostics) {
-	if p == nil {
-		return nil, nil
-	}
-	raw, diags := p.GetKey(ctx, driftKey)
-	if len(raw) == 0 || diags.HasError() {
-		return nil, diags
-	}
-	var drift []string
-	if err := json.Unmarshal(raw, &drift); err != nil {
-		diags.AddWarning("Unreadable Private State", fmt.Sprintf("The drift recorded by the last read could not be decoded (%v); the next refresh records it again.", err))
-	}
-	return drift, diags
-}
-
-func setNodeDrift(ctx context.Context, p privateSetter, drift []string) diag.Diagnostics {
-	if p == nil {
-		return nil
-	}
-	if len(drift) == 0 {
-		return p.SetKey(ctx, driftKey, nil)
-	}
-	raw, err := json.Marshal(drift)
-	if err != nil {
-		var diags diag.Diagnostics
-		diags.AddError("Cannot Record Drift", err.Error())
-		return diags
-	}
-	return p.SetKey(ctx, driftKey, raw)
-}
-
 // fill writes what was read into the computed attributes.
 func fillNodeComputed(m *clusterNodeModel, st cluster.NodeStatus) diag.Diagnostics {
-	var diags diag.Diagnostics
 	m.ID = types.StringValue(st.ID)
-	m.LinkState = types.StringValue(st.LinkState)
-	flags, d := types.ListValueFrom(context.Background(), types.StringType, nonNil(st.Flags))
-	diags.Append(d...)
-	m.Flags = flags
-	return diags
+	m.Engine = types.StringValue(st.Engine)
+	m.Version = types.StringValue(st.Version)
+	m.Drift = stringList(st.Drift)
+	return nil
 }
 
 func nonNil(s []string) []string {
@@ -351,21 +322,18 @@ func (r *clusterNodeResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "cluster node ready", map[string]any{"address": spec.Addr, "elapsed_ms": time.Since(start).Milliseconds()})
-	resp.Diagnostics.Append(r.joined(ctx, &plan, spec, obs, resp.Private)...)
+	resp.Diagnostics.Append(r.joined(&plan, spec, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
 // joined fills in what create or update read back once JoinNode returned,
-// and records the drift left for the next plan. JoinNode returns once the
+// with the drift left for the next plan. JoinNode returns once the
 // node and its peers agree on the declared role, master and slots
 // (NodeReady), so the state keeps the declaration with what was read: a
 // master may still serve slots another resource is taking from it, and
 // that resource's apply finishes it.
-func (r *clusterNodeResource) joined(ctx context.Context, m *clusterNodeModel, spec cluster.NodeSpec, obs *cluster.Observed, private privateSetter) diag.Diagnostics {
-	st := cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress)
-	diags := fillNodeComputed(m, st)
-	diags.Append(setNodeDrift(ctx, private, st.Drift)...)
-	return diags
+func (r *clusterNodeResource) joined(m *clusterNodeModel, spec cluster.NodeSpec, obs *cluster.Observed) diag.Diagnostics {
+	return fillNodeComputed(m, cluster.NodeStatusOf(spec, obs, r.data.pool.AnnouncedAddress))
 }
 
 func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -398,7 +366,6 @@ func (r *clusterNodeResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	resp.Diagnostics.Append(applyNodeStatus(ctx, &state, st)...)
-	resp.Diagnostics.Append(setNodeDrift(ctx, resp.Private, st.Drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
@@ -452,7 +419,7 @@ func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateReq
 			"Run terraform apply again once the cause is fixed: it continues from the node as it is.", &resp.Diagnostics)
 		return
 	}
-	resp.Diagnostics.Append(r.joined(ctx, &plan, spec, obs, resp.Private)...)
+	resp.Diagnostics.Append(r.joined(&plan, spec, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 

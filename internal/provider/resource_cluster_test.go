@@ -506,10 +506,13 @@ func TestAccCluster_readWithDeadNode(t *testing.T) {
 				PlanOnly:  true,
 			},
 			{
-				// Refresh keeps the resource and records the node as unreachable.
+				// Refresh keeps the resource; the node it could not read has
+				// no engine (the data source shows it as unreachable).
 				RefreshState: true,
 				Check: resource.ComposeAggregateTestCheckFunc(
-					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[3]+".link_state", "unreachable"),
+					resource.TestCheckNoResourceAttr("redis_cluster.test", "nodes."+a[3]+".engine"),
+					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[3]+".role", "replica"),
+					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".engine", "redis"),
 					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".role", "master"),
 					resource.TestCheckResourceAttr("redis_cluster.test", "state", "ok"),
 				),

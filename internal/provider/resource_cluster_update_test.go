@@ -73,6 +73,16 @@ func TestAccCluster_addAndRemoveShard(t *testing.T) {
 					plancheck.ExpectResourceAction("redis_cluster.test", plancheck.ResourceActionUpdate),
 					// the rebalance is known at plan time: a quarter of the slots move to the new shard
 					plancheck.ExpectKnownValue("redis_cluster.test", shardPath(3, "slots"), knownvalue.ListSizeExact(3)),
+					// the new nodes' roles are known, only their IDs are not
+					planned(a[3], "role", knownvalue.StringExact("master")),
+					planned(a[3], "slots", knownvalue.StringExact("4096-5460,9557-10922,15019-16383")),
+					plancheck.ExpectUnknownValue("redis_cluster.test", nodePath(a[3], "id")),
+					planned(a[4], "role", knownvalue.StringExact("replica")),
+					plancheck.ExpectUnknownValue("redis_cluster.test", nodePath(a[4], "id")),
+					plancheck.ExpectUnknownValue("redis_cluster.test", nodePath(a[4], "master_id")),
+					planned(a[0], "id", liveID{t, nodes[0]}),
+					planned(a[0], "slots", knownvalue.StringExact("0-4095")),
+					plancheck.ExpectKnownValue("redis_cluster.test", tfjsonpath.New("state"), knownvalue.StringExact("ok")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("redis_cluster.test", tfjsonpath.New("state"), knownvalue.StringExact("ok")),
@@ -92,6 +102,12 @@ func TestAccCluster_addAndRemoveShard(t *testing.T) {
 			{Config: four, PlanOnly: true},
 			{
 				Config: rest,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					// a[1] leaves the members; everything else is known
+					plancheck.ExpectKnownValue("redis_cluster.test", tfjsonpath.New("nodes"), knownvalue.MapSizeExact(4)),
+					planned(a[3], "id", liveID{t, nodes[3]}),
+					planned(a[4], "master_id", liveID{t, nodes[3]}),
+				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					keysIntact(t, []*redistest.Node{nodes[0], nodes[2], nodes[3]}, &written),
 					lone(t, []*redistest.Node{nodes[1]}, []*redistest.Node{nodes[0], nodes[2], nodes[3], nodes[4]}),
@@ -142,7 +158,12 @@ func TestAccCluster_replicas(t *testing.T) {
 			{
 				// add a[5] to shard 3, move a[4] from shard 2 to shard 1
 				Config: cfg(a[:3], [][]string{{a[3], a[4]}, nil, {a[5]}}),
-				Check:  checkLive(t, nodes, a[:3], [][]string{{a[3], a[4]}, nil, {a[5]}}, nil),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(plannedReplica(t, a[4], nodes[0]),
+					planned(a[5], "role", knownvalue.StringExact("replica")),
+					planned(a[5], "master_id", liveID{t, nodes[2]}),
+					plancheck.ExpectUnknownValue("redis_cluster.test", nodePath(a[5], "id")),
+				)},
+				Check: checkLive(t, nodes, a[:3], [][]string{{a[3], a[4]}, nil, {a[5]}}, nil),
 			},
 			{
 				// remove a[3]: reset and forgotten
@@ -156,6 +177,8 @@ func TestAccCluster_replicas(t *testing.T) {
 				PreConfig: func() { waitSynced(t, nodes[5]) },
 				// a[5] becomes shard 3's master, a[2] its replica
 				Config: cfg([]string{a[0], a[1], a[5]}, [][]string{{a[4]}, nil, {a[2]}}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(plannedMaster(a[5], "10923-16383"),
+					plannedReplica(t, a[2], nodes[5])...)},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkLive(t, nodes, []string{a[0], a[1], a[5]}, [][]string{{a[4]}, nil, {a[2]}}, nil),
 					keysIntact(t, []*redistest.Node{nodes[0], nodes[1], nodes[5]}, &written),

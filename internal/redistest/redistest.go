@@ -97,6 +97,11 @@ type Options struct {
 	// +cluster|info"; words are split on spaces, so passwords cannot contain any). The default
 	// user keeps requirepass: the harness, replication and the cluster bus use it.
 	Users []string
+
+	// ConfigFile starts each node from a config file (redis.conf in its directory, empty at
+	// first; the command line adds the rest), so CONFIG REWRITE can persist settings and ACL
+	// users there. Without it the nodes have no config file.
+	ConfigFile bool
 }
 
 // Bool returns a pointer to v, for Options.ClusterEnabled.
@@ -334,6 +339,13 @@ func (n *Node) args() []string {
 	a := []string{"--port", strconv.Itoa(n.port)}
 	if n.opts.TLS != nil {
 		a = n.opts.TLS.args(n.port, n.opts.TLSAuthClients)
+	}
+	if n.opts.ConfigFile {
+		conf := filepath.Join(n.dir, "redis.conf")
+		if _, err := os.Stat(conf); err != nil {
+			_ = os.WriteFile(conf, nil, 0o600)
+		}
+		a = append([]string{conf}, a...)
 	}
 	a = append(a,
 		"--bind", n.ip,
