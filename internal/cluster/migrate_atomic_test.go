@@ -439,3 +439,27 @@ func TestAtomicMoveNodeKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestPathOf: the plan's move warning reads both nodes' engines and names
+// the path the engine supports.
+func TestPathOf(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{})
+	e := newExecutor(t, nodes[0].Password())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	want := cluster.PathMigrate
+	if eng := redistest.ServerEngine(t); eng.Has(redistest.FeatureAtomicSlotMigration) {
+		want = cluster.PathRedisImport
+		if eng.Valkey() {
+			want = cluster.PathValkeyExport
+		}
+	}
+	if got := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != want {
+		t.Fatalf("PathOf on %s = %s, want %s", redistest.ServerEngine(t), got, want)
+	}
+	nodes[1].Kill(t)
+	if got := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != cluster.PathMigrate {
+		t.Fatalf("PathOf with the target down = %s, want MIGRATE", got)
+	}
+}

@@ -310,6 +310,8 @@ func (r *clusterResource) describeMoves(ctx context.Context, served map[string]c
 		if n, err := cluster.CountKeys(ctx, r.data.pool, moves[i].From, moves[i].Slots); err == nil {
 			moves[i].Keys = n
 		}
+		path := cluster.PathOf(ctx, r.data.pool, moves[i].From, moves[i].To)
+		moves[i].Path = &path
 		lines[i] = "- " + moves[i].String()
 	}
 	diags.AddWarning("Slots Will Move",
