@@ -221,16 +221,53 @@ func TestAtomicMoveUnderWrites(t *testing.T) {
 	}
 }
 
+// The ACL rules of the provider documentation (templates/index.md.tmpl,
+// section "ACL"): to manage a cluster, to move slots, and the atomic
+// migration's grants per engine. Keep them in sync with it.
+const (
+	docManage = "-@all +info +dbsize +role +cluster|myid +cluster|info +cluster|nodes +cluster|meet" +
+		" +cluster|addslots +cluster|addslotsrange +cluster|set-config-epoch +cluster|replicate +cluster|failover +cluster|forget +cluster|reset"
+	docMoves        = "~* +cluster|setslot +cluster|getkeysinslot +asking +migrate +restore-asking +select"
+	docAtomicRedis  = "+cluster|migration"
+	docAtomicValkey = "+cluster|migrateslots +cluster|getslotmigrations +cluster|cancelslotmigrations"
+)
+
+// TestAtomicMoveWithDocumentedGrants: a provider user with the documented
+// rules for its engine moves slots with the engine's migration.
+func TestAtomicMoveWithDocumentedGrants(t *testing.T) {
+	redistest.Require(t, redistest.FeatureAtomicSlotMigration)
+	t.Parallel()
+	grant := docAtomicRedis
+	if redistest.ServerEngine(t).Valkey() {
+		grant = docAtomicValkey
+	}
+	falls, paths := moveAsUser(t, docManage+" "+docMoves+" "+grant)
+	if len(falls) > 0 || len(paths) == 0 || !strings.Contains(paths[0], "atomic") {
+		t.Fatalf("want the atomic path: paths %v, fallbacks %v", paths, falls)
+	}
+}
+
 // TestAtomicMoveFallsBackWithoutGrant: a provider user without the atomic
 // migration commands still moves the slots, with MIGRATE, and says why.
 func TestAtomicMoveFallsBackWithoutGrant(t *testing.T) {
 	redistest.Require(t, redistest.FeatureACL)
 	t.Parallel()
+	falls, _ := moveAsUser(t, docManage+" "+docMoves)
+	atomic := redistest.ServerEngine(t).Has(redistest.FeatureAtomicSlotMigration)
+	switch {
+	case atomic && (len(falls) == 0 || !strings.Contains(falls[0], "NOPERM")):
+		t.Fatalf("want a fallback naming NOPERM, got %v", falls)
+	case !atomic && len(falls) > 0:
+		t.Fatalf("%s has no atomic migration, yet a move fell back: %v", redistest.ServerEngine(t), falls)
+	}
+	t.Logf("fallbacks: %v", falls)
+}
+
+// moveAsUser moves half the slots, with keys, as an ACL user with rules,
+// and returns the fallbacks and paths logged.
+func moveAsUser(t *testing.T, rules string) (falls, paths []string) {
 	const pw = "Atomic-Grant-Pw-3"
-	rules := "terraform on >" + pw + " -@all +info +dbsize +role +cluster|myid +cluster|info +cluster|nodes +cluster|meet" +
-		" +cluster|addslots +cluster|addslotsrange +cluster|set-config-epoch +cluster|replicate +cluster|failover +cluster|forget" +
-		" +cluster|reset ~* +cluster|setslot +cluster|getkeysinslot +asking +migrate +restore-asking +select"
-	nodes := redistest.Start(t, 2, redistest.Options{Users: []string{rules}})
+	nodes := redistest.Start(t, 2, redistest.Options{Users: []string{"terraform on >" + pw + " " + rules}})
 	a := redistest.Addrs(nodes)
 	pool := cluster.NewPool(cluster.PoolConfig{Credentials: cluster.Credentials{Username: "terraform", Password: pw}, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = pool.Close() })
@@ -251,15 +288,8 @@ func TestAtomicMoveFallsBackWithoutGrant(t *testing.T) {
 		t.Fatal(why)
 	}
 	redistest.CheckKeys(t, nodes, written)
-	_, falls := log.snapshot()
-	atomic := redistest.ServerEngine(t).Has(redistest.FeatureAtomicSlotMigration)
-	switch {
-	case atomic && (len(falls) == 0 || !strings.Contains(falls[0], "NOPERM")):
-		t.Fatalf("want a fallback naming NOPERM, got %v", falls)
-	case !atomic && len(falls) > 0:
-		t.Fatalf("%s has no atomic migration, yet a move fell back: %v", redistest.ServerEngine(t), falls)
-	}
-	t.Logf("fallbacks: %v", falls)
+	paths, falls = log.snapshot()
+	return falls, paths
 }
 
 // TestAtomicMoveFallsBackWhenNodesCannotAuth: on Valkey, nodes that cannot
