@@ -299,6 +299,7 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 	if err := e.Pool.CheckStepAccess(ctx, steps, obs); err != nil {
 		return err
 	}
+	steps = e.skipAnnounces(ctx, obs, steps)
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() && steps[j].Wave == steps[i].Wave {
