@@ -199,6 +199,10 @@ func newAtomicTask(f map[string]string) *atomicTask {
 // other, say) would repeat forever.
 const atomicMaxRetries = 3
 
+// atomicPoll is how often a running migration's status is read at most:
+// the engine moves 50k small keys in under 100 ms.
+const atomicPoll = 2 * time.Millisecond
+
 // atomicLogEvery is how often a running migration logs its progress.
 const atomicLogEvery = 2 * time.Second
 
@@ -358,6 +362,7 @@ func (e *Executor) moveSlotsAtomic(ctx context.Context, obs *Observed, s Step, p
 		}
 	}
 	list := slots.Slots()
+	e.debug(ctx, "atomic slot migration landed", map[string]any{"from": s.Addr, "to": s.Target, "elapsed_ms": time.Since(start).Milliseconds()})
 	_ = e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
 		_, _ = setSlots(ctx, e.Pool.Client(a), list, "NODE", m.dstID)
 		return nil
@@ -500,6 +505,10 @@ func (e *Executor) awaitAtomic(ctx context.Context, m atomicMove, id string, slo
 		}
 		t := findTask(tasks, id)
 		switch {
+		case t == nil || t.done():
+			e.debug(ctx, "atomic slot migration ended", map[string]any{"address": m.coord, "task": id, "listed": t != nil})
+		}
+		switch {
 		case t == nil:
 			// A Valkey source that gave its last slot away turns replica and
 			// stops listing its exports: the target's ownership says.
@@ -526,7 +535,7 @@ func (e *Executor) awaitAtomic(ctx context.Context, m atomicMove, id string, slo
 			lastLog = time.Now()
 			e.info(ctx, "moving slots", fields(t))
 		}
-		_ = sleep(ctx, e.poll())
+		_ = sleep(ctx, min(e.poll(), atomicPoll))
 	}
 }
 
