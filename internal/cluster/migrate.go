@@ -209,7 +209,7 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 			return err
 		}
 		// The slots the engine did not move go key by key.
-		owned, _, oerr := e.ownedBy(ctx, s.Addr)
+		owned, oerr := e.ownedBy(ctx, s.Addr)
 		if oerr != nil {
 			return oerr
 		}
