@@ -202,7 +202,7 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	if err := e.waitClusterOK(ctx, s.Target); err != nil {
 		return err
 	}
-	if path := e.movePath(obs, s); path.Atomic() {
+	if path := e.movePath(ctx, obs, s); path.Atomic() {
 		err := e.moveSlotsAtomic(ctx, obs, s, path)
 		var refused *atomicRefused
 		if !errors.As(err, &refused) {

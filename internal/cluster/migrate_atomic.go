@@ -76,14 +76,16 @@ func versionAtLeast(v string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
-// movePath is the path s takes, from the engines observed at both ends.
-func (e *Executor) movePath(obs *Observed, s Step) MovePath {
+// movePath is the path s takes, from the engines observed at both ends
+// (read from the nodes when the observation lacks one).
+func (e *Executor) movePath(ctx context.Context, obs *Observed, s Step) MovePath {
 	if e.KeyByKey {
 		return PathMigrate
 	}
 	src, dst := obs.Node(s.Addr), obs.Node(s.Target)
-	if !src.OK() || !dst.OK() {
-		return PathMigrate
+	if !src.OK() || !dst.OK() || src.Engine == "" || dst.Engine == "" {
+		p, _ := PathOf(ctx, e.Pool, s.Addr, s.Target)
+		return p
 	}
 	return MovePathFor(src.Engine, src.EngineVersion, dst.Engine, dst.EngineVersion)
 }
@@ -587,7 +589,7 @@ func (e *Executor) skipAnnounces(ctx context.Context, obs *Observed, steps []Ste
 		case s.Kind == StepAnnounce:
 			announces++
 		case s.Kind.Barrier():
-		case s.Kind == StepMoveSlots && e.movePath(obs, s).Atomic():
+		case s.Kind == StepMoveSlots && e.movePath(ctx, obs, s).Atomic():
 			if self := obs.Node(s.Addr).Self(); self == nil || self.Slots.Minus(s.Slots).Empty() {
 				return steps // the source gives its last slot away and turns replica
 			}

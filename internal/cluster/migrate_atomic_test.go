@@ -485,11 +485,11 @@ func TestPathOf(t *testing.T) {
 			want = cluster.PathValkeyExport
 		}
 	}
-	if got := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != want {
-		t.Fatalf("PathOf on %s = %s, want %s", redistest.ServerEngine(t), got, want)
+	if got, err := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != want || err != nil {
+		t.Fatalf("PathOf on %s = %s, %v; want %s", redistest.ServerEngine(t), got, err, want)
 	}
 	nodes[1].Kill(t)
-	if got := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != cluster.PathMigrate {
-		t.Fatalf("PathOf with the target down = %s, want MIGRATE", got)
+	if got, err := cluster.PathOf(ctx, e.Pool, nodes[0].Addr(), nodes[1].Addr()); got != cluster.PathMigrate || !cluster.IsUnreachable(err) {
+		t.Fatalf("PathOf with the target down = %s, %v; want MIGRATE and the node unreachable", got, err)
 	}
 }

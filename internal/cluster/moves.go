@@ -39,19 +39,22 @@ func (p MovePath) Describe() string {
 }
 
 // PathOf reads both nodes' engines (INFO server) and tells which path a
-// move from one to the other takes; an unreadable node means MIGRATE
-// (the apply reads them again and decides then).
-func PathOf(ctx context.Context, pool *Pool, from, to string) MovePath {
+// move from one to the other takes. A node that cannot be read means
+// MIGRATE, with the error (the apply reads the nodes again and decides
+// then).
+func PathOf(ctx context.Context, pool *Pool, from, to string) (MovePath, error) {
+	var errs Errors
 	read := func(addr string) (string, string) {
 		s, err := pool.Client(addr).Info(ctx, "server").Result()
 		if err != nil {
+			errs = append(errs, nodeErr(addr, "INFO server", err))
 			return "", ""
 		}
 		return EngineOf(ParseInfo(s))
 	}
 	se, sv := read(from)
 	de, dv := read(to)
-	return MovePathFor(se, sv, de, dv)
+	return MovePathFor(se, sv, de, dv), errs.Err()
 }
 
 // SlotMoves lists the moves that take the cluster from the slots each node
