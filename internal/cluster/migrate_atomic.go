@@ -584,13 +584,15 @@ func (e *Executor) atomicLanded(ctx context.Context, m atomicMove, slots SlotSet
 // Redis 8.6, longer than the move of 50k keys itself).
 func (e *Executor) skipAnnounces(ctx context.Context, obs *Observed, steps []Step) []Step {
 	announces := 0
+	giving := map[string]SlotSet{}
 	for _, s := range steps {
 		switch {
 		case s.Kind == StepAnnounce:
 			announces++
 		case s.Kind.Barrier():
 		case s.Kind == StepMoveSlots && e.movePath(ctx, obs, s).Atomic():
-			if self := obs.Node(s.Addr).Self(); self == nil || self.Slots.Minus(s.Slots).Empty() {
+			giving[s.Addr] = giving[s.Addr].Union(s.Slots)
+			if self := obs.Node(s.Addr).Self(); self == nil || self.Slots.Minus(giving[s.Addr]).Empty() {
 				return steps // the source gives its last slot away and turns replica
 			}
 		default:
