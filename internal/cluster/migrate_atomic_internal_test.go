@@ -21,10 +21,10 @@ func TestSkipAnnounces(t *testing.T) {
 		return Step{Kind: StepMoveSlots, Addr: from, Target: to, Slots: slots}
 	}
 	for _, c := range []struct {
-		name    string
-		engine  string
-		version string
-		steps   []Step
+		name           string
+		engine         string
+		version        string
+		steps          []Step
 		keyByKey, skip bool
 	}{
 		{"atomic moves", "redis", "8.6.3", []Step{move("a:1", "b:1", r(0, 99)), move("c:1", "b:1", r(10923, 11000))}, false, true},
