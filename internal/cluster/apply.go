@@ -31,6 +31,10 @@ type Executor struct {
 	// Departures coordinates node deletes running in the same process
 	// (see Departures); nil coordinates nothing.
 	Departures *Departures
+	// KeyByKey moves slots with MIGRATE even where the engines migrate
+	// slots themselves (Redis 8.4+, Valkey 9.0+); benchmarks and tests
+	// compare the two paths with it.
+	KeyByKey bool
 }
 
 func (e *Executor) info(ctx context.Context, msg string, f map[string]any) {
@@ -304,6 +308,7 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 	if err := e.Pool.CheckStepAccess(ctx, steps, obs); err != nil {
 		return err
 	}
+	steps = e.skipAnnounces(ctx, obs, steps)
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() && steps[j].Wave == steps[i].Wave {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -200,6 +201,22 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	}
 	if err := e.waitClusterOK(ctx, s.Target); err != nil {
 		return err
+	}
+	if path := e.movePath(ctx, obs, s); path.Atomic() {
+		err := e.moveSlotsAtomic(ctx, obs, s, path)
+		var refused *atomicRefused
+		if !errors.As(err, &refused) {
+			return err
+		}
+		// The slots the engine did not move go key by key.
+		owned, oerr := e.ownedBy(ctx, s.Addr)
+		if oerr != nil {
+			return oerr
+		}
+		e.info(ctx, "the engine refused the atomic slot migration; moving the keys with MIGRATE instead", map[string]any{
+			"from": s.Addr, "to": s.Target, "slots": s.Slots.Intersect(owned).String(), "reason": refused.Error(),
+			"remedy": "grant the provider's ACL user the atomic migration commands (see the ACL section of the provider documentation), and check the nodes' logs"})
+		s.Slots = s.Slots.Intersect(owned)
 	}
 	all := s.Slots.Slots()
 	start, lastLog, moved := time.Now(), time.Now(), 0

@@ -13,6 +13,9 @@ type Move struct {
 	From, To string
 	Slots    SlotSet
 	Keys     int64 // -1 when not counted
+	// Path is how the keys will move (see PathOf); nil when the engines
+	// were not read.
+	Path *MovePath
 }
 
 func (m Move) String() string {
@@ -20,7 +23,38 @@ func (m Move) String() string {
 	if m.Keys >= 0 {
 		keys = fmt.Sprintf("%d keys", m.Keys)
 	}
-	return fmt.Sprintf("slots %s (%d slots, %s) from %s to %s", m.Slots, m.Slots.Len(), keys, m.From, m.To)
+	out := fmt.Sprintf("slots %s (%d slots, %s) from %s to %s", m.Slots, m.Slots.Len(), keys, m.From, m.To)
+	if m.Path != nil {
+		out += ", " + m.Path.Describe()
+	}
+	return out
+}
+
+// Describe says how a move on this path goes, for plan warnings.
+func (p MovePath) Describe() string {
+	if p.Atomic() {
+		return "by the engines' " + p.String() + ": no key is ever half moved"
+	}
+	return "key by key with MIGRATE (clients are redirected with ASK while a slot is half moved)"
+}
+
+// PathOf reads both nodes' engines (INFO server) and tells which path a
+// move from one to the other takes. A node that cannot be read means
+// MIGRATE, with the error (the apply reads the nodes again and decides
+// then).
+func PathOf(ctx context.Context, pool *Pool, from, to string) (MovePath, error) {
+	var errs Errors
+	read := func(addr string) (string, string) {
+		s, err := pool.Client(addr).Info(ctx, "server").Result()
+		if err != nil {
+			errs = append(errs, nodeErr(addr, "INFO server", err))
+			return "", ""
+		}
+		return EngineOf(ParseInfo(s))
+	}
+	se, sv := read(from)
+	de, dv := read(to)
+	return MovePathFor(se, sv, de, dv), errs.Err()
 }
 
 // SlotMoves lists the moves that take the cluster from the slots each node

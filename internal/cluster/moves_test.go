@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -31,5 +32,22 @@ func TestSlotMoves(t *testing.T) {
 	}
 	if got := m[0].String(); got != "slots "+m[0].Slots.String()+" (1365 slots, keys not counted) from a:1 to d:1" && m[0].Slots.Len() != 1366 {
 		t.Fatalf("rendered %q", got)
+	}
+}
+
+func TestMoveStringSaysThePath(t *testing.T) {
+	m := Move{From: "a:1", To: "b:1", Slots: NewSlotSet(SlotRange{0, 9}), Keys: 5}
+	if got := m.String(); strings.Contains(got, "MIGRATE") || strings.Contains(got, "atomic") {
+		t.Fatalf("a move whose engines were not read names a path: %s", got)
+	}
+	for p, want := range map[MovePath]string{
+		PathMigrate:      "key by key with MIGRATE",
+		PathRedisImport:  "CLUSTER MIGRATION IMPORT",
+		PathValkeyExport: "CLUSTER MIGRATESLOTS",
+	} {
+		m.Path = &p
+		if got := m.String(); !strings.HasPrefix(got, "slots 0-9 (10 slots, 5 keys) from a:1 to b:1, ") || !strings.Contains(got, want) {
+			t.Errorf("%v: %s", p, got)
+		}
 	}
 }

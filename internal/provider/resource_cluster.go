@@ -401,6 +401,9 @@ func (r *clusterResource) describeMoves(ctx context.Context, served map[string]c
 		if n, err := cluster.CountKeys(ctx, r.data.pool, moves[i].From, moves[i].Slots); err == nil {
 			moves[i].Keys = n
 		}
+		if path, err := cluster.PathOf(ctx, r.data.pool, moves[i].From, moves[i].To); err == nil {
+			moves[i].Path = &path // else the apply decides once it reads both nodes
+		}
 		lines[i] = "- " + moves[i].String()
 	}
 	diags.AddWarning("Slots Will Move",

@@ -68,6 +68,9 @@ var (
 	// lasts. Redis 8.6 ignores it until the ban ends (seen on 8.6.3; 8.0.2 and every
 	// Valkey of the matrix accept it).
 	FeatureMeetDuringForgetBan = Feature{Name: "CLUSTER MEET of a node forgotten less than 60 s ago", Redis: since(3, 0), RedisUntil: since(8, 6)}
+	// Atomic slot migration inside the server: CLUSTER MIGRATION IMPORT (Redis 8.4), CLUSTER
+	// MIGRATESLOTS (Valkey 9.0).
+	FeatureAtomicSlotMigration = Feature{Name: "atomic slot migration", Redis: since(8, 4), Valkey: since(9, 0)}
 	FeatureHidesUnownedSlots   = Feature{Name: "keys of unowned slots hidden from COUNTKEYSINSLOT and SCAN", Redis: since(8, 4), NoValkey: true}
 )
 

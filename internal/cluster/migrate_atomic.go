@@ -1,0 +1,613 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MovePath is how a slot move carries its keys.
+type MovePath int
+
+const (
+	// PathMigrate: the provider drives the move, SETSLOT IMPORTING and
+	// MIGRATING, the keys in MIGRATE batches, then SETSLOT NODE. Clients
+	// are redirected with ASK while a slot is half moved.
+	PathMigrate MovePath = iota
+	// PathRedisImport: Redis 8.4+ atomic slot migration, pulled by the
+	// target (CLUSTER MIGRATION IMPORT, STATUS, CANCEL).
+	PathRedisImport
+	// PathValkeyExport: Valkey 9.0+ atomic slot migration, pushed by the
+	// source (CLUSTER MIGRATESLOTS, GETSLOTMIGRATIONS, CANCELSLOTMIGRATIONS).
+	PathValkeyExport
+)
+
+func (p MovePath) String() string {
+	switch p {
+	case PathRedisImport:
+		return "atomic slot migration (CLUSTER MIGRATION IMPORT, Redis 8.4+)"
+	case PathValkeyExport:
+		return "atomic slot migration (CLUSTER MIGRATESLOTS, Valkey 9.0+)"
+	}
+	return "key by key (MIGRATE)"
+}
+
+// Atomic tells whether the engine moves the slots itself.
+func (p MovePath) Atomic() bool { return p != PathMigrate }
+
+// MovePathFor is the path a move from a node running engine srcEngine
+// (version srcVersion, as INFO server reports it: "redis" or "valkey" and
+// that engine's own version) to one running dstEngine takes: the engines'
+// atomic slot migration when both ends are the same engine and support it,
+// else MIGRATE. An unknown engine or version means MIGRATE.
+func MovePathFor(srcEngine, srcVersion, dstEngine, dstVersion string) MovePath {
+	if srcEngine != dstEngine {
+		return PathMigrate
+	}
+	switch srcEngine {
+	case "redis":
+		if versionAtLeast(srcVersion, 8, 4) && versionAtLeast(dstVersion, 8, 4) {
+			return PathRedisImport
+		}
+	case "valkey":
+		if versionAtLeast(srcVersion, 9, 0) && versionAtLeast(dstVersion, 9, 0) {
+			return PathValkeyExport
+		}
+	}
+	return PathMigrate
+}
+
+// versionAtLeast tells whether "major.minor[.patch]" is at least major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// movePath is the path s takes, from the engines observed at both ends
+// (read from the nodes when the observation lacks one).
+func (e *Executor) movePath(ctx context.Context, obs *Observed, s Step) MovePath {
+	if e.KeyByKey {
+		return PathMigrate
+	}
+	src, dst := obs.Node(s.Addr), obs.Node(s.Target)
+	if !src.OK() || !dst.OK() || src.Engine == "" || dst.Engine == "" {
+		p, _ := PathOf(ctx, e.Pool, s.Addr, s.Target)
+		return p
+	}
+	return MovePathFor(src.Engine, src.EngineVersion, dst.Engine, dst.EngineVersion)
+}
+
+// atomicRefused is the engine declining an atomic migration: the command
+// was refused (NOPERM for a user without the grant, a module that did not
+// opt in, ...) or the migration failed while both nodes kept answering
+// (the nodes cannot authenticate to each other, say). The move then takes
+// the MIGRATE path.
+type atomicRefused struct {
+	addr, reason string
+}
+
+func (r *atomicRefused) Error() string {
+	return fmt.Sprintf("node %s refused the atomic slot migration: %s", r.addr, r.reason)
+}
+
+// atomicTask is one migration as the engine reports it.
+type atomicTask struct {
+	ID             string
+	Source, Target string // node IDs
+	Slots          SlotSet
+	State          string
+	Err            string // Redis last_error, Valkey message
+	Retries        int
+	Fields         map[string]string
+	retrying       bool // a Redis import: failed is not an end
+}
+
+// Terminal states: Redis says completed or canceled, Valkey success,
+// failed or cancelled. A Redis import that failed retries by itself
+// (its state says failed until the next attempt starts) until it is
+// cancelled, so there failed is not an end.
+func (t *atomicTask) done() bool { return t.State == "completed" || t.State == "success" }
+func (t *atomicTask) failed() bool {
+	return t.State == "canceled" || t.State == "cancelled" || (t.State == "failed" && !t.retrying)
+}
+func (t *atomicTask) active() bool { return !t.done() && !t.failed() }
+
+// parseAtomicTasks reads CLUSTER MIGRATION STATUS or CLUSTER
+// GETSLOTMIGRATIONS: a list of tasks, each a flat field/value list (RESP2)
+// or a map (RESP3); a single flat task is accepted too.
+func parseAtomicTasks(v any) []*atomicTask {
+	list, ok := v.([]any)
+	if !ok {
+		if m, ok := v.(map[any]any); ok {
+			return []*atomicTask{newAtomicTask(mapFields(m))}
+		}
+		return nil
+	}
+	if len(list) > 0 {
+		if _, flat := list[0].(string); flat {
+			return []*atomicTask{newAtomicTask(pairFields(list))}
+		}
+	}
+	var out []*atomicTask
+	for _, item := range list {
+		switch t := item.(type) {
+		case []any:
+			out = append(out, newAtomicTask(pairFields(t)))
+		case map[any]any:
+			out = append(out, newAtomicTask(mapFields(t)))
+		}
+	}
+	return out
+}
+
+func pairFields(l []any) map[string]string {
+	f := map[string]string{}
+	for i := 0; i+1 < len(l); i += 2 {
+		f[fmt.Sprint(l[i])] = fmt.Sprint(l[i+1])
+	}
+	return f
+}
+
+func mapFields(m map[any]any) map[string]string {
+	f := map[string]string{}
+	for k, v := range m {
+		f[fmt.Sprint(k)] = fmt.Sprint(v)
+	}
+	return f
+}
+
+func newAtomicTask(f map[string]string) *atomicTask {
+	first := func(keys ...string) string {
+		for _, k := range keys {
+			if v := f[k]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	t := &atomicTask{
+		ID:     first("id", "name"),
+		Source: first("source", "source_node"),
+		Target: first("dest", "target_node"),
+		State:  strings.ToLower(first("state")),
+		Err:    first("last_error", "message"),
+		Fields: f,
+	}
+	t.Retries, _ = strconv.Atoi(f["retries"])
+	for _, r := range strings.FieldsFunc(first("slots", "slot_ranges"), func(c rune) bool { return c == ' ' || c == ',' }) {
+		if sr, err := ParseSlotRange(r); err == nil {
+			t.Slots.AddRange(sr)
+		}
+	}
+	return t
+}
+
+// atomicMaxRetries is how many times a Redis target may retry a migration
+// whose source keeps answering the provider before the move falls back to
+// MIGRATE: a failure both nodes survive (they cannot authenticate to each
+// other, say) would repeat forever.
+const atomicMaxRetries = 3
+
+// atomicPoll is how often a running migration's status is read at most:
+// the engine moves 50k small keys in under 100 ms.
+const atomicPoll = 2 * time.Millisecond
+
+// atomicLogEvery is how often a running migration logs its progress.
+const atomicLogEvery = 2 * time.Second
+
+// atomicMove is one atomic migration in flight: where it is driven from
+// (the target on Redis, the source on Valkey) and the other end.
+type atomicMove struct {
+	path         MovePath
+	coord, peer  string // addresses
+	srcID, dstID string
+}
+
+func (m atomicMove) statusCmd() []any {
+	if m.path == PathRedisImport {
+		return []any{"CLUSTER", "MIGRATION", "STATUS", "ALL"}
+	}
+	return []any{"CLUSTER", "GETSLOTMIGRATIONS"}
+}
+
+func (m atomicMove) statusName() string {
+	if m.path == PathRedisImport {
+		return "CLUSTER MIGRATION STATUS"
+	}
+	return "CLUSTER GETSLOTMIGRATIONS"
+}
+
+// tasks lists the migrations the coordinating node reports between the
+// move's two nodes (either direction; Valkey also logs imports).
+func (e *Executor) atomicTasks(ctx context.Context, m atomicMove) ([]*atomicTask, error) {
+	v, err := e.Pool.Client(m.coord).Do(ctx, m.statusCmd()...).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []*atomicTask
+	for _, t := range parseAtomicTasks(v) {
+		t.retrying = m.path == PathRedisImport
+		if op := strings.ToLower(t.Fields["operation"]); op == "import" && m.path == PathValkeyExport {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// cancelAtomic cancels a migration on its coordinating node (Redis: the
+// task; Valkey: every export of the source, the only way it offers), with
+// a context of its own so that it also runs when ctx ended (the apply was
+// interrupted or timed out: the engine must not go on behind the next
+// apply's back). It waits briefly until the task reports an end.
+func (e *Executor) cancelAtomic(ctx context.Context, m atomicMove, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	args := []any{"CLUSTER", "CANCELSLOTMIGRATIONS"}
+	if m.path == PathRedisImport {
+		args = []any{"CLUSTER", "MIGRATION", "CANCEL", "ID", id}
+	}
+	if err := e.Pool.Client(m.coord).Do(ctx, args...).Err(); err != nil {
+		e.info(ctx, "cancelling the atomic slot migration failed", map[string]any{"address": m.coord, "task": id, "error": err.Error()})
+		return
+	}
+	e.info(ctx, "cancelled the atomic slot migration", map[string]any{"address": m.coord, "task": id})
+	for ctx.Err() == nil {
+		tasks, err := e.atomicTasks(ctx, m)
+		if err != nil {
+			return
+		}
+		if t := findTask(tasks, id); t == nil || !t.active() {
+			return
+		}
+		_ = sleep(ctx, e.poll())
+	}
+}
+
+func findTask(tasks []*atomicTask, id string) *atomicTask {
+	for _, t := range tasks {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// ownedBy is the set of slots the node at addr serves, by its own view.
+func (e *Executor) ownedBy(ctx context.Context, addr string) (SlotSet, error) {
+	out, err := e.Pool.Client(addr).ClusterNodes(ctx).Result()
+	if err != nil {
+		return SlotSet{}, nodeErr(addr, "CLUSTER NODES", err)
+	}
+	lines, err := ParseNodes(out)
+	if err != nil {
+		return SlotSet{}, &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
+	}
+	for _, l := range lines {
+		if l.Myself() {
+			return l.Slots, nil
+		}
+	}
+	return SlotSet{}, nil
+}
+
+// moveSlotsAtomic moves s.Slots from s.Addr to s.Target with the engines'
+// own migration: every range in one command, then the engine's status is
+// polled until the task ends. It returns *atomicRefused when the engine
+// declines, so that the caller moves the keys with MIGRATE instead.
+//
+// A migration left running by an interrupted apply (the provider killed
+// before it could cancel it) is awaited when it goes the same way, and
+// cancelled otherwise, before anything starts. An interrupted or timed-out
+// apply cancels its migration; a node that stops answering mid-move fails
+// the move (the engine rolls back: the slots stay on the source, with
+// every key) and the next apply moves them again.
+func (e *Executor) moveSlotsAtomic(ctx context.Context, obs *Observed, s Step, path MovePath) error {
+	m := atomicMove{path: path, coord: s.Target, peer: s.Addr, srcID: obs.ID(s.Addr), dstID: s.TargetID}
+	if path == PathValkeyExport {
+		m.coord, m.peer = s.Addr, s.Target
+	}
+	start := time.Now()
+	slots, err := e.settleAtomic(ctx, m, s.Slots)
+	if err != nil || slots.Empty() {
+		return err
+	}
+	id, err := e.startAtomic(ctx, m, slots)
+	if err != nil {
+		return err
+	}
+	fields := func(t *atomicTask) map[string]any {
+		// No key count: counting would cost a round trip per move, and the
+		// engines log the keys they moved (the nodes' logs).
+		f := map[string]any{"from": s.Addr, "to": s.Target, "slots": slots.String(), "slots_total": slots.Len(),
+			"path": path.String(), "task": id, "elapsed_ms": time.Since(start).Milliseconds()}
+		if t != nil {
+			f["state"] = t.State
+			if t.Err != "" {
+				f["engine_error"] = t.Err
+			}
+			if t.Retries > 0 {
+				f["retries"] = t.Retries
+			}
+			if v := t.Fields["remaining_repl_size"]; v != "" {
+				f["remaining_repl_size"] = v
+			}
+		}
+		return f
+	}
+	e.info(ctx, "moving slots", fields(nil))
+	if err := e.awaitAtomic(ctx, m, id, slots, func(t *atomicTask) map[string]any { return fields(t) }); err != nil {
+		return err
+	}
+	// The other masters learn the new owner from gossip within a few
+	// hundred milliseconds; telling them saves the readiness wait that
+	// time (best effort, as in the MIGRATE path).
+	var others []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != s.Addr && a != s.Target {
+			others = append(others, a)
+		}
+	}
+	list := slots.Slots()
+	e.debug(ctx, "atomic slot migration landed", map[string]any{"from": s.Addr, "to": s.Target, "elapsed_ms": time.Since(start).Milliseconds()})
+	_ = e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
+		_, _ = setSlots(ctx, e.Pool.Client(a), list, "NODE", m.dstID)
+		return nil
+	})
+	e.info(ctx, "moved slots", fields(&atomicTask{State: "done"}))
+	return nil
+}
+
+// settleAtomic deals with migrations the coordinating node still runs on
+// any of slots: one going the same way is awaited, any other is
+// cancelled. It returns the slots the source still has to give.
+func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet) (SlotSet, error) {
+	tasks, err := e.atomicTasks(ctx, m)
+	if err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			return slots, &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", m.statusName(), redactSecrets(err.Error()))}
+		}
+		return slots, nodeErr(m.coord, m.statusName(), err)
+	}
+	waited := false
+	for _, t := range tasks {
+		if !t.active() || t.Slots.Intersect(slots).Empty() {
+			continue
+		}
+		if t.Source == m.srcID && t.Target == m.dstID {
+			e.info(ctx, "an atomic slot migration left running by an earlier apply goes the same way: waiting for it", map[string]any{
+				"address": m.coord, "task": t.ID, "slots": t.Slots.String(), "state": t.State})
+			if err := e.awaitAtomic(ctx, m, t.ID, t.Slots, func(t *atomicTask) map[string]any {
+				return map[string]any{"address": m.coord, "task": t.ID, "state": t.State}
+			}); err != nil {
+				var ref *atomicRefused
+				if !errors.As(err, &ref) {
+					return slots, err
+				}
+			}
+		} else {
+			e.info(ctx, "cancelling an atomic slot migration left running by an earlier apply", map[string]any{
+				"address": m.coord, "task": t.ID, "slots": t.Slots.String(), "state": t.State})
+			e.cancelAtomic(ctx, m, t.ID)
+		}
+		waited = true
+	}
+	if !waited {
+		return slots, nil
+	}
+	owned, err := e.ownedBy(ctx, m.srcAddr())
+	if err != nil {
+		return slots, err
+	}
+	return slots.Intersect(owned), nil
+}
+
+func (m atomicMove) srcAddr() string {
+	if m.path == PathRedisImport {
+		return m.peer
+	}
+	return m.coord
+}
+
+func (m atomicMove) dstAddr() string {
+	if m.path == PathRedisImport {
+		return m.coord
+	}
+	return m.peer
+}
+
+// startAtomic sends the migration command with every range of slots and
+// returns the task's ID. A refusal by the engine is *atomicRefused.
+func (e *Executor) startAtomic(ctx context.Context, m atomicMove, slots SlotSet) (string, error) {
+	c := e.Pool.Client(m.coord)
+	var args []any
+	var before []*atomicTask
+	if m.path == PathRedisImport {
+		args = []any{"CLUSTER", "MIGRATION", "IMPORT"}
+		for _, r := range slots.Ranges() {
+			args = append(args, r.Start, r.End)
+		}
+	} else {
+		// MIGRATESLOTS answers OK: the new job is the one the log did
+		// not list before.
+		var err error
+		if before, err = e.atomicTasks(ctx, m); err != nil {
+			return "", nodeErr(m.coord, "CLUSTER GETSLOTMIGRATIONS", err)
+		}
+		args = []any{"CLUSTER", "MIGRATESLOTS", "SLOTSRANGE"}
+		for _, r := range slots.Ranges() {
+			args = append(args, r.Start, r.End)
+		}
+		args = append(args, "NODE", m.dstID)
+	}
+	op := strings.Join([]string{fmt.Sprint(args[0]), fmt.Sprint(args[1]), fmt.Sprint(args[2])}, " ")
+	v, err := c.Do(ctx, args...).Result()
+	if err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			return "", &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", op, redactSecrets(err.Error()))}
+		}
+		return "", nodeErr(m.coord, op, err)
+	}
+	if m.path == PathRedisImport {
+		id := fmt.Sprint(v)
+		if id == "" {
+			return "", &NodeError{Addr: m.coord, Kind: ErrOther, Op: op, Err: errors.New("no task ID in the answer")}
+		}
+		return id, nil
+	}
+	after, err := e.atomicTasks(ctx, m)
+	if err != nil {
+		return "", nodeErr(m.coord, "CLUSTER GETSLOTMIGRATIONS", err)
+	}
+	for _, t := range after {
+		if findTask(before, t.ID) == nil && t.Target == m.dstID && !t.Slots.Intersect(slots).Empty() {
+			return t.ID, nil
+		}
+	}
+	return "", &NodeError{Addr: m.coord, Kind: ErrOther, Op: "CLUSTER GETSLOTMIGRATIONS",
+		Err: fmt.Errorf("the migration of slots %s started with CLUSTER MIGRATESLOTS is not listed", slots)}
+}
+
+// awaitAtomic polls the task until it ends, logging its progress from the
+// engine's status every atomicLogEvery. It returns nil once the source no
+// longer serves any of slots, *atomicRefused when the engine gave up while
+// both nodes answer, and an error naming the node when one stops answering.
+func (e *Executor) awaitAtomic(ctx context.Context, m atomicMove, id string, slots SlotSet, fields func(*atomicTask) map[string]any) error {
+	lastLog := time.Now()
+	for {
+		if ctx.Err() != nil {
+			e.cancelAtomic(ctx, m, id)
+			return fmt.Errorf("atomic slot migration of slots %s from %s to %s interrupted (cancelled; the slots stay on %s with their keys, and the next apply moves them): %w",
+				slots, m.srcAddr(), m.dstAddr(), m.srcAddr(), ctx.Err())
+		}
+		tasks, err := e.atomicTasks(ctx, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			return nodeErr(m.coord, fmt.Sprintf("%s (slots %s moving from %s to %s; the engine rolls back a move it cannot finish and the next apply moves them again)",
+				m.statusName(), slots, m.srcAddr(), m.dstAddr()), err)
+		}
+		t := findTask(tasks, id)
+		switch {
+		case t == nil || t.done():
+			e.debug(ctx, "atomic slot migration ended", map[string]any{"address": m.coord, "task": id, "listed": t != nil})
+		}
+		switch {
+		case t == nil:
+			// A Valkey source that gave its last slot away turns replica and
+			// stops listing its exports: the target's ownership says.
+			return e.atomicLanded(ctx, m, slots, "the task is no longer listed")
+		case t.done():
+			return e.atomicLanded(ctx, m, slots, "the task completed")
+		case t.failed():
+			if err := e.peerDown(ctx, m, t); err != nil {
+				e.cancelAtomic(ctx, m, id)
+				return err
+			}
+			return &atomicRefused{addr: m.coord, reason: fmt.Sprintf("the migration %s ended %s: %s", id, t.State, t.Err)}
+		case t.Err != "" || t.Retries > 0:
+			if err := e.peerDown(ctx, m, t); err != nil {
+				e.cancelAtomic(ctx, m, id)
+				return err
+			}
+			if t.Retries >= atomicMaxRetries {
+				e.cancelAtomic(ctx, m, id)
+				return &atomicRefused{addr: m.coord, reason: fmt.Sprintf("the migration %s failed %d times while both nodes answer: %s", id, t.Retries, t.Err)}
+			}
+		}
+		if time.Since(lastLog) > atomicLogEvery {
+			lastLog = time.Now()
+			e.info(ctx, "moving slots", fields(t))
+		}
+		_ = sleep(ctx, min(e.poll(), atomicPoll))
+	}
+}
+
+// peerDown returns an error naming the move's other node when it does not
+// answer (the engine's error is then about it), else nil.
+func (e *Executor) peerDown(ctx context.Context, m atomicMove, t *atomicTask) error {
+	err := e.Pool.Client(m.peer).Ping(ctx).Err()
+	if err == nil || !IsUnreachable(nodeErr(m.peer, "PING", err)) {
+		return nil
+	}
+	return &NodeError{Addr: m.peer, Kind: ErrUnreachable, Op: "atomic slot migration",
+		Err: fmt.Errorf("slots %s moving from %s to %s: the node stopped answering (%s; engine: %s %s); the engine rolls the move back, the slots stay on %s with their keys, and the next apply moves them again",
+			t.Slots, m.srcAddr(), m.dstAddr(), err, t.State, t.Err, m.srcAddr())}
+}
+
+// atomicLanded waits until the source no longer serves any of slots and
+// the target serves them all, by their own views: the engine ended the
+// task as the ownership changed hands, and the steps after a move (a
+// source removed from the cluster) need the source to know it gave them
+// away.
+func (e *Executor) atomicLanded(ctx context.Context, m atomicMove, slots SlotSet, why string) error {
+	for {
+		dst, err := e.ownedBy(ctx, m.dstAddr())
+		if err != nil {
+			return err
+		}
+		src, serr := e.ownedBy(ctx, m.srcAddr())
+		if missing := slots.Minus(dst); !missing.Empty() {
+			return &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s but %s does not serve slots %s", why, m.dstAddr(), missing)}
+		}
+		if serr == nil && src.Intersect(slots).Empty() {
+			return nil
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return fmt.Errorf("node %s: waiting until it no longer serves slots %s, which %s took: %w", m.srcAddr(), src.Intersect(slots), m.dstAddr(), err)
+		}
+	}
+}
+
+// skipAnnounces drops the announce round (a second MEET between every two
+// nodes) from a plan whose only changes are atomic slot moves that leave
+// every source some slots: the move itself tells the other masters the
+// new owner (moveSlotsAtomic), roles do not change, and a MEET between
+// nodes that know each other opens a handshake entry and reconnects their
+// link, which the readiness wait then waits out (about 200 ms measured on
+// Redis 8.6, longer than the move of 50k keys itself).
+func (e *Executor) skipAnnounces(ctx context.Context, obs *Observed, steps []Step) []Step {
+	announces := 0
+	giving := map[string]SlotSet{}
+	for _, s := range steps {
+		switch {
+		case s.Kind == StepAnnounce:
+			announces++
+		case s.Kind.Barrier():
+		case s.Kind == StepMoveSlots && e.movePath(ctx, obs, s).Atomic():
+			giving[s.Addr] = giving[s.Addr].Union(s.Slots)
+			if self := obs.Node(s.Addr).Self(); self == nil || self.Slots.Minus(giving[s.Addr]).Empty() {
+				return steps // the source gives its last slot away and turns replica
+			}
+		default:
+			return steps
+		}
+	}
+	if announces == 0 {
+		return steps
+	}
+	e.debug(ctx, "skipping the announce round: the plan only moves slots with the engines' atomic migration", map[string]any{"announces": announces})
+	out := make([]Step, 0, len(steps)-announces)
+	for _, s := range steps {
+		if s.Kind != StepAnnounce {
+			out = append(out, s)
+		}
+	}
+	return out
+}
