@@ -38,12 +38,20 @@ func selfAddrs(spec NodeSpec, n *NodeState) map[string]bool {
 // entry serving no slot: a master replaced after its replica took over
 // leaves one that nothing ties to an address any more, and it serves and
 // follows nothing, so any joining node may clear it.
+//
+// An ID that lives elsewhere is never stale, whatever it looks like in
+// one view: one an observed node answers with, or one a member knows with
+// an address that is not this node's. CLUSTER FORGET of a live node bans
+// it from the forgetting node's gossip for 60 s, newer engines spread the
+// forget to every member (seen on Redis 8.6.3, not on 7.0.15), and Redis
+// 8.6 ignores MEET during the ban: a wrong forget costs a minute at least.
 func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 	n := obs.Node(spec.Addr)
 	if !n.OK() || n.ID == "" {
 		return nil
 	}
 	mine := selfAddrs(spec, n)
+	live := liveElsewhere(obs, mine)
 	masterID := obs.ID(spec.Master)
 	ours := func(p *NodeState, l NodeLine) bool {
 		if mine[l.Addr()] {
@@ -76,8 +84,31 @@ func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 			continue
 		}
 		for _, l := range p.View {
-			if l.ID != n.ID && !l.Myself() && !l.Handshake() && ours(p, l) {
+			if l.ID != n.ID && !l.Myself() && !l.Handshake() && !live[l.ID] && ours(p, l) {
 				out[l.ID] = append(out[l.ID], a)
+			}
+		}
+	}
+	return out
+}
+
+// liveElsewhere lists the IDs of live nodes: the IDs observed nodes answer
+// with (the node's own included; staleIDs skips it anyway), and the IDs
+// any observed view lists (handshake entries aside) with an address not
+// in mine.
+func liveElsewhere(obs *Observed, mine map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range sortedKeys(obs.Nodes) {
+		p := obs.Node(a)
+		if !p.OK() {
+			continue
+		}
+		if p.ID != "" {
+			out[p.ID] = true
+		}
+		for _, l := range p.View {
+			if !l.Handshake() && !l.HasFlag("noaddr") && l.Addr() != "" && !mine[l.Addr()] {
+				out[l.ID] = true
 			}
 		}
 	}
