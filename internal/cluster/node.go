@@ -410,14 +410,8 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	}
 	// MEET every reachable peer it does not know, from whichever side
 	// misses the other.
-	var meets []Step
-	for _, p := range reachable {
-		if !knows(obs, spec.Addr, p) {
-			meets = append(meets, meetStep(StepMeet, obs, spec.Addr, p))
-		} else if !knows(obs, p, spec.Addr) {
-			meets = append(meets, meetStep(StepMeet, obs, p, spec.Addr))
-		}
-	}
+	forgotten := forgottenBy(spec, obs)
+	meets := missingMeets(obs, spec.Addr, reachable)
 	if err := e.sendMeets(ctx, obs, meets, false); err != nil {
 		return obs, err
 	}
@@ -528,7 +522,26 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	if err != nil {
 		return obs, err
 	}
+	if len(forgotten) > 0 {
+		if err := e.holdRejoin(ctx, spec, forgotten, reachable, masterID); err != nil {
+			return obs, err
+		}
+	}
 	return Observe(ctx, e.Pool, addrs, true), nil
+}
+
+// missingMeets lists the MEETs that make addr and each of the peers know
+// each other, from whichever side misses the other.
+func missingMeets(obs *Observed, addr string, peers []string) []Step {
+	var meets []Step
+	for _, p := range peers {
+		if !knows(obs, addr, p) {
+			meets = append(meets, meetStep(StepMeet, obs, addr, p))
+		} else if !knows(obs, p, addr) {
+			meets = append(meets, meetStep(StepMeet, obs, p, addr))
+		}
+	}
+	return meets
 }
 
 // shardTakeover returns the address and ID of the master that serves exactly the
