@@ -311,7 +311,9 @@ func lockFor(addr string) *sync.Mutex {
 // slots; MEET whichever side misses the other; then per role: follow the
 // declared master, or settle open slots and take declared slots from
 // their owners (by failover when the node came back empty and one master
-// serves exactly its slots); announce the result and wait until ready.
+// serves exactly its slots); announce the result and wait until ready
+// (after meeting peers that had forgotten it, until that holds: see
+// holdRejoin).
 func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*Observed, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
