@@ -311,7 +311,9 @@ func lockFor(addr string) *sync.Mutex {
 // slots; MEET whichever side misses the other; then per role: follow the
 // declared master, or settle open slots and take declared slots from
 // their owners (by failover when the node came back empty and one master
-// serves exactly its slots); announce the result and wait until ready.
+// serves exactly its slots); announce the result and wait until ready
+// (after meeting peers that had forgotten it, until that holds: see
+// holdRejoin).
 func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*Observed, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -410,14 +412,8 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	}
 	// MEET every reachable peer it does not know, from whichever side
 	// misses the other.
-	var meets []Step
-	for _, p := range reachable {
-		if !knows(obs, spec.Addr, p) {
-			meets = append(meets, meetStep(StepMeet, obs, spec.Addr, p))
-		} else if !knows(obs, p, spec.Addr) {
-			meets = append(meets, meetStep(StepMeet, obs, p, spec.Addr))
-		}
-	}
+	forgotten := forgottenBy(spec, obs)
+	meets := missingMeets(obs, spec.Addr, reachable)
 	if err := e.sendMeets(ctx, obs, meets, false); err != nil {
 		return obs, err
 	}
@@ -528,7 +524,26 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	if err != nil {
 		return obs, err
 	}
+	if len(forgotten) > 0 {
+		if err := e.holdRejoin(ctx, spec, forgotten, reachable, masterID); err != nil {
+			return obs, err
+		}
+	}
 	return Observe(ctx, e.Pool, addrs, true), nil
+}
+
+// missingMeets lists the MEETs that make addr and each of the peers know
+// each other, from whichever side misses the other.
+func missingMeets(obs *Observed, addr string, peers []string) []Step {
+	var meets []Step
+	for _, p := range peers {
+		if !knows(obs, addr, p) {
+			meets = append(meets, meetStep(StepMeet, obs, addr, p))
+		} else if !knows(obs, p, addr) {
+			meets = append(meets, meetStep(StepMeet, obs, p, addr))
+		}
+	}
+	return meets
 }
 
 // shardTakeover returns the address and ID of the master that serves exactly the

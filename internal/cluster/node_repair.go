@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A node resource repairs, besides its role, master and slots, what an
@@ -38,12 +39,20 @@ func selfAddrs(spec NodeSpec, n *NodeState) map[string]bool {
 // entry serving no slot: a master replaced after its replica took over
 // leaves one that nothing ties to an address any more, and it serves and
 // follows nothing, so any joining node may clear it.
+//
+// An ID that lives elsewhere is never stale, whatever it looks like in
+// one view: one an observed node answers with, or one a member knows with
+// an address that is not this node's. CLUSTER FORGET of a live node bans
+// it from the forgetting node's gossip for 60 s, newer engines spread the
+// forget to every member (seen on Redis 8.6.3, not on 7.0.15), and Redis
+// 8.6 ignores MEET during the ban: a wrong forget costs a minute at least.
 func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 	n := obs.Node(spec.Addr)
 	if !n.OK() || n.ID == "" {
 		return nil
 	}
 	mine := selfAddrs(spec, n)
+	live := liveElsewhere(obs, mine)
 	masterID := obs.ID(spec.Master)
 	ours := func(p *NodeState, l NodeLine) bool {
 		if mine[l.Addr()] {
@@ -76,8 +85,31 @@ func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 			continue
 		}
 		for _, l := range p.View {
-			if l.ID != n.ID && !l.Myself() && !l.Handshake() && ours(p, l) {
+			if l.ID != n.ID && !l.Myself() && !l.Handshake() && !live[l.ID] && ours(p, l) {
 				out[l.ID] = append(out[l.ID], a)
+			}
+		}
+	}
+	return out
+}
+
+// liveElsewhere lists the IDs of live nodes: the IDs observed nodes answer
+// with (the node's own included; staleIDs skips it anyway), and the IDs
+// any observed view lists (handshake entries aside) with an address not
+// in mine.
+func liveElsewhere(obs *Observed, mine map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range sortedKeys(obs.Nodes) {
+		p := obs.Node(a)
+		if !p.OK() {
+			continue
+		}
+		if p.ID != "" {
+			out[p.ID] = true
+		}
+		for _, l := range p.View {
+			if !l.Handshake() && !l.HasFlag("noaddr") && l.Addr() != "" && !mine[l.Addr()] {
+				out[l.ID] = true
 			}
 		}
 	}
@@ -145,15 +177,8 @@ func NodeDrift(spec NodeSpec, obs *Observed) []string {
 		out = append(out, fmt.Sprintf("%s still know node ID %s at %s or without an address, which no node has any more (a node was reset or replaced); apply makes every member forget it",
 			strings.Join(stale[id], ", "), short(id), spec.Addr))
 	}
-	// A member peer that does not know the node forgot it (CLUSTER
-	// FORGET, or a reset of the peer's own view).
-	if n := obs.Node(spec.Addr); n.OK() && len(n.Known()) > 0 {
-		for _, p := range spec.peers() {
-			pn := obs.Node(p)
-			if pn.OK() && pn.ID != n.ID && len(pn.Known()) > 0 && pn.Lookup(n.ID) == nil {
-				out = append(out, fmt.Sprintf("%s does not know %s (it was forgotten); apply makes them meet again", p, spec.Addr))
-			}
-		}
+	for _, p := range forgottenBy(spec, obs) {
+		out = append(out, fmt.Sprintf("%s does not know %s (it was forgotten); apply makes them meet again", p, spec.Addr))
 	}
 	open, err := openSlots(spec, obs)
 	if err != nil {
@@ -163,6 +188,58 @@ func NodeDrift(spec NodeSpec, obs *Observed) []string {
 		out = append(out, fmt.Sprintf("slot %d is left %s on %s by an interrupted move; apply settles it on %s with its keys", o.slot, o.state, spec.Addr, o.owner))
 	}
 	return out
+}
+
+// forgottenBy lists the node's peers that forgot it: members (they know
+// other nodes) that do not know the node while it is a member itself
+// (CLUSTER FORGET, or a reset of the peer's own view). Pure.
+func forgottenBy(spec NodeSpec, obs *Observed) []string {
+	n := obs.Node(spec.Addr)
+	if !n.OK() || len(n.Known()) == 0 {
+		return nil
+	}
+	var out []string
+	for _, p := range spec.peers() {
+		pn := obs.Node(p)
+		if pn.OK() && pn.ID != n.ID && len(pn.Known()) > 0 && pn.Lookup(n.ID) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// rejoinSettle is how long the node must stay known by the peers that had
+// forgotten it before apply trusts the rejoin: several gossip rounds of a
+// small cluster, in which a spread forget reaches every member again.
+const rejoinSettle = 2 * time.Second
+
+// holdRejoin returns once the node, ready after meeting peers that had
+// forgotten it, stays ready for rejoinSettle. Newer engines spread
+// CLUSTER FORGET to every member (seen on Valkey 9.1 and Redis 8.6.3, not
+// on Redis 7.0.15): until the forget's 60 s ban ends, each member that
+// meets the node again forgets it at the next gossip that carries the
+// forget, so one ready reading may not hold (Redis 8.6 even ignores the
+// MEET meanwhile). While it does not hold, MEET again and wait.
+func (e *Executor) holdRejoin(ctx context.Context, spec NodeSpec, forgotten, reachable []string, masterID string) error {
+	addrs := spec.Addrs()
+	ready := func(o *Observed) (bool, string) { return NodeReady(spec, o, masterID) }
+	for {
+		if err := sleep(ctx, rejoinSettle); err != nil {
+			return fmt.Errorf("node %s: waiting for %s, which had forgotten it, to keep knowing it: %w", spec.Addr, strings.Join(forgotten, ", "), err)
+		}
+		obs := Observe(ctx, e.Pool, addrs, true)
+		ok, why := ready(obs)
+		if ok {
+			return nil
+		}
+		e.info(ctx, "peers forgot the node again (a spread CLUSTER FORGET bans it for 60 s): meeting again", map[string]any{"address": spec.Addr, "waiting_on": why})
+		if obs.Node(spec.Addr).OK() {
+			_ = e.sendMeets(ctx, obs, missingMeets(obs, spec.Addr, reachable), true)
+		}
+		if err := e.waitFor(ctx, addrsDesired(addrs), obs, spec.Addr+" is known again by the peers that forgot it", ready); err != nil {
+			return err
+		}
+	}
 }
 
 // nodeMembers lists the members the node and its peers know of (their
