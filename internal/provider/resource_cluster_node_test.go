@@ -95,7 +95,7 @@ func TestAccClusterNode_parallelCreateDestroy(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("redis_cluster_node.m0", tfjsonpath.New("id"),
 						knownvalue.StringExact(redistest.MyID(t, nodes[0]))),
-					statecheck.ExpectKnownValue("redis_cluster_node.r0", tfjsonpath.New("engine"), knownvalue.StringExact("redis")),
+					statecheck.ExpectKnownValue("redis_cluster_node.r0", tfjsonpath.New("engine"), knownvalue.StringExact(redistest.ServerEngine(t).Name)),
 					statecheck.ExpectKnownValue("redis_cluster_node.r0", tfjsonpath.New("version"), knownvalue.StringRegexp(regexp.MustCompile(`^\d+\.\d+\.\d+$`))),
 					statecheck.ExpectKnownValue("redis_cluster_node.r0", tfjsonpath.New("drift"), knownvalue.ListExact([]knownvalue.Check{})),
 					statecheck.ExpectKnownValue("redis_cluster_node.m1", tfjsonpath.New("slots"),
