@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,25 +75,10 @@ func randomChanges(t *testing.T, seed uint64, rounds int, budget time.Duration) 
 	// node-timeout makes the cluster fail over by itself now and then, which
 	// is a test of another thing.
 	nodes := redistest.Start(t, 10, redistest.Options{NodeTimeout: 3 * time.Second})
-	byAddr := map[string]*redistest.Node{}
-	for _, n := range nodes {
-		byAddr[n.Addr()] = n
-	}
-	members := func(addrs []string) []*redistest.Node {
-		var out []*redistest.Node
-		for _, a := range addrs {
-			out = append(out, byAddr[a])
-		}
-		return out
-	}
+	members := func(addrs []string) []*redistest.Node { return redistest.Select(nodes, addrs) }
 	pool := redistest.Addrs(nodes)
 	r := rand.New(rand.NewPCG(seed, seed))
-	d := cluster.Desired{Failback: true}
-	for i := range 3 {
-		d.Shards = append(d.Shards, cluster.Shard{Master: pool[i], Replicas: []string{pool[3+i]}})
-	}
-	redistest.RandomSplit(r, &d)
-	free := slices.Clone(pool[6:])
+	d, free := redistest.FirstDesired(r, pool)
 
 	e := newExecutor(t, nodes[0].Password())
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -133,9 +117,9 @@ func randomChanges(t *testing.T, seed uint64, rounds int, budget time.Duration) 
 		if ok, why := cluster.Converged(next, obs); !ok {
 			fail("not converged: %s", why)
 		}
-		for _, a := range next.Remove {
-			if k := redistest.ClusterInfo(t, byAddr[a])["cluster_known_nodes"]; k != "1" {
-				fail("removed node %s still knows %s nodes", a, k)
+		for _, n := range members(next.Remove) {
+			if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != "1" {
+				fail("removed node %s still knows %s nodes", n.Addr(), k)
 			}
 		}
 		next.Remove = nil

@@ -60,28 +60,13 @@ func TestAccClusterNode_randomChanges(t *testing.T) {
 	nodes := redistest.Start(t, 9, redistest.Options{NodeTimeout: 3 * time.Second})
 	pw := nodes[0].Password()
 	pool := redistest.Addrs(nodes)
-	byAddr := map[string]*redistest.Node{}
-	for _, n := range nodes {
-		byAddr[n.Addr()] = n
-	}
-	members := func(addrs []string) []*redistest.Node {
-		var out []*redistest.Node
-		for _, a := range addrs {
-			out = append(out, byAddr[a])
-		}
-		return out
-	}
+	members := func(addrs []string) []*redistest.Node { return redistest.Select(nodes, addrs) }
 
 	// The whole sequence is drawn up front: the generator is pure.
 	r := rand.New(rand.NewPCG(seed, seed))
-	d := cluster.Desired{Failback: true}
-	for i := range 3 {
-		d.Shards = append(d.Shards, cluster.Shard{Master: pool[i], Replicas: []string{pool[3+i]}})
-	}
-	redistest.RandomSplit(r, &d)
+	d, free := redistest.FirstDesired(r, pool)
 	decls := []cluster.Desired{d}
 	whats := []string{"create"}
-	free := slices.Clone(pool[6:])
 	for range rounds {
 		next, nfree, did := redistest.NextDesired(r, decls[len(decls)-1], free)
 		decls = append(decls, next)
@@ -126,10 +111,7 @@ func TestAccClusterNode_randomChanges(t *testing.T) {
 					if err := checkDecl(t, members, next)(s); err != nil {
 						return fmt.Errorf("%s: %w", step, err)
 					}
-					var removed []*redistest.Node
-					for _, a := range next.Remove {
-						removed = append(removed, byAddr[a])
-					}
+					removed := members(next.Remove)
 					// A node resource is ready once it and its seeds agree;
 					// the other members learn of it by gossip, in seconds.
 					if err := eventually(15*time.Second, func() error { return lone(t, removed, members(next.Addrs()))(s) }); err != nil {

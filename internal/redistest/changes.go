@@ -178,3 +178,15 @@ func RandomSplit(r *rand.Rand, d *cluster.Desired) {
 		lo = hi
 	}
 }
+
+// FirstDesired is where a sequence of random changes starts: three shards
+// of a master and a replica over pool[0:6], randomly split, with the rest
+// of the pool free.
+func FirstDesired(r *rand.Rand, pool []string) (cluster.Desired, []string) {
+	d := cluster.Desired{Failback: true}
+	for i := range 3 {
+		d.Shards = append(d.Shards, cluster.Shard{Master: pool[i], Replicas: []string{pool[3+i]}})
+	}
+	RandomSplit(r, &d)
+	return d, slices.Clone(pool[6:])
+}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-
-	"github.com/tfredis/terraform-provider-redis/internal/cluster"
 )
 
 // TestNextDesiredIsValid draws many rounds of changes without Redis: every
@@ -19,12 +17,7 @@ func TestNextDesiredIsValid(t *testing.T) {
 	}
 	for seed := uint64(0); seed < 200; seed++ {
 		r := rand.New(rand.NewPCG(seed, seed))
-		d := cluster.Desired{Failback: true}
-		for i := range 3 {
-			d.Shards = append(d.Shards, cluster.Shard{Master: pool[i], Replicas: []string{pool[3+i]}})
-		}
-		RandomSplit(r, &d)
-		free := slices.Clone(pool[6:])
+		d, free := FirstDesired(r, pool)
 		for round := 0; round < 20; round++ {
 			next, nfree, did := NextDesired(r, d, free)
 			if err := next.Validate(); err != nil {

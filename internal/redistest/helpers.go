@@ -503,3 +503,17 @@ func WaitClusterReady(t testing.TB, nodes []*Node, want map[string]ClusterNode, 
 		time.Sleep(pollInterval)
 	}
 }
+
+// Select returns the nodes at addrs, in that order.
+func Select(nodes []*Node, addrs []string) []*Node {
+	out := make([]*Node, 0, len(addrs))
+	for _, a := range addrs {
+		for _, n := range nodes {
+			if n.Addr() == a {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out
+}
