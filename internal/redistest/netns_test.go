@@ -54,6 +54,7 @@ func TestNet_CutAndHeal(t *testing.T) {
 // Namespaces, bridge and processes are gone when the test that made them ends, however it
 // ends (here: skipped half-way).
 func TestNet_CleansUp(t *testing.T) {
+	skipShort(t)
 	if why := NetUnavailable(); why != "" {
 		t.Skip(why)
 	}
