@@ -136,6 +136,15 @@ func TestApplyPartition(t *testing.T) {
 		return true
 	}, "every replica in sync")
 	keys := redistest.Fill(t, nodes, 3000, "k")
+	// The keys written before are the ones no failover may lose: wait until
+	// every replica has them (replication is asynchronous; a loaded machine
+	// can lag more than the 300 ms below). Writes acknowledged but not yet
+	// replicated at the cut are Redis's own loss, which the writer counts.
+	for _, m := range nodes[:3] {
+		if n, _ := redistest.Do(t, m, "WAIT", 1, 10000).(int64); n < 1 {
+			t.Fatalf("%s: no replica acknowledged the keys written before the cut", m.Addr())
+		}
+	}
 	j := startJepsen(t, nodes)
 	time.Sleep(300 * time.Millisecond) // some writes before the cut
 
