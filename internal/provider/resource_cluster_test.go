@@ -512,7 +512,7 @@ func TestAccCluster_readWithDeadNode(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckNoResourceAttr("redis_cluster.test", "nodes."+a[3]+".engine"),
 					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[3]+".role", "replica"),
-					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".engine", "redis"),
+					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".engine", redistest.ServerEngine(t).Name),
 					resource.TestCheckResourceAttr("redis_cluster.test", "nodes."+a[0]+".role", "master"),
 					resource.TestCheckResourceAttr("redis_cluster.test", "state", "ok"),
 				),
