@@ -117,7 +117,14 @@ func FindSplit(addrs []string, obs *Observed) *Split {
 	s.NoMajority = len(s.Majority) == 0
 	for _, n := range read {
 		if onMajority[n.Addr] {
-			// Agreed failed by the majority side while Terraform reaches it.
+			// Agreed failed by the majority side while Terraform reaches it,
+			// and it still claims slots as master (one-way links). A node
+			// that sees the majority and claims nothing is rejoining (just
+			// restarted, say): the majority clears its fail flag at the
+			// next ping, and nothing it says can mislead a plan.
+			if self := n.Self(); !self.IsMaster() || self.Slots.Empty() {
+				continue
+			}
 			var by []string
 			for _, m := range read {
 				if m == n || !onMajority[m.Addr] {
