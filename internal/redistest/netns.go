@@ -94,20 +94,7 @@ func StartNet(t testing.TB, n int, opts Options) (*Net, []*Node) {
 		}
 	}
 	nodes := make([]*Node, n)
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, nd := range nodes {
-			if nd == nil {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				nd.cleanup(t)
-			}()
-		}
-		wg.Wait()
-	})
+	cleanupAll(t, nodes)
 	for i := range nodes {
 		ns := fmt.Sprintf("rt%s-%d", nt.id, i)
 		vh, vn := fmt.Sprintf("rh%s%d", nt.id, i), fmt.Sprintf("rn%s%d", nt.id, i)

@@ -524,20 +524,7 @@ func Start(t testing.TB, n int, opts Options) []*Node {
 	bin, ver := lookupServer(t)
 	opts = opts.withDefaults()
 	nodes := make([]*Node, n)
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, nd := range nodes {
-			if nd == nil {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				nd.cleanup(t)
-			}()
-		}
-		wg.Wait()
-	})
+	cleanupAll(t, nodes)
 
 	for i := range nodes {
 		// Not t.TempDir: a node's directory must outlive Kill and Restart
@@ -736,4 +723,24 @@ func ServerVersion(t testing.TB) (major, minor, patch int) {
 	t.Helper()
 	_, v := lookupServer(t)
 	return v.major, v.minor, v.patch
+}
+
+// cleanupAll registers the clean-up of every node started into nodes (the
+// slice is read when the test ends, so nodes started later count too),
+// all at once.
+func cleanupAll(t testing.TB, nodes []*Node) {
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, nd := range nodes {
+			if nd == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nd.cleanup(t)
+			}()
+		}
+		wg.Wait()
+	})
 }
