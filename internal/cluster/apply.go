@@ -31,10 +31,23 @@ type Executor struct {
 	// Departures coordinates node deletes running in the same process
 	// (see Departures); nil coordinates nothing.
 	Departures *Departures
+	// own is the coordinator used when Departures is nil (see coord).
+	ownOnce sync.Once
+	own     *Departures
 	// KeyByKey moves slots with MIGRATE even where the engines migrate
 	// slots themselves (Redis 8.4+, Valkey 9.0+); benchmarks and tests
 	// compare the two paths with it.
 	KeyByKey bool
+}
+
+// coord returns the run's coordinator: Departures, or one of the
+// executor's own when none was given.
+func (e *Executor) coord() *Departures {
+	if e.Departures != nil {
+		return e.Departures
+	}
+	e.ownOnce.Do(func() { e.own = NewDepartures() })
+	return e.own
 }
 
 func (e *Executor) info(ctx context.Context, msg string, f map[string]any) {

@@ -15,17 +15,96 @@ import (
 //   - a leaving master decides what to do with its keys only once no move
 //     into it is running (keys still arriving would be left behind).
 //
+// It also holds what else the node resources of one run must agree on:
+//   - a master taken over by a new node (replication, then failover) does
+//     not hand its slots off meanwhile, and one that has started handing
+//     them off is not taken over (ClaimTakeover, BeginHandOff);
+//   - work that both ends of a pair see and must do once (a fail-back, a
+//     slot left open between two nodes, moves out of one master) runs
+//     under a named lock (Lock).
+//
 // A nil *Departures coordinates nothing: every other master is a target.
 type Departures struct {
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every change
 	leaving  map[string]bool
 	incoming map[string]int
+	// takeovers counts the nodes taking each master over; handingOff
+	// marks masters whose delete has started moving their slots.
+	takeovers  map[string]int
+	handingOff map[string]bool
+	locks      map[string]*sync.Mutex
 }
 
 // NewDepartures returns an empty coordinator.
 func NewDepartures() *Departures {
-	return &Departures{changed: make(chan struct{}), leaving: map[string]bool{}, incoming: map[string]int{}}
+	return &Departures{changed: make(chan struct{}), leaving: map[string]bool{}, incoming: map[string]int{},
+		takeovers: map[string]int{}, handingOff: map[string]bool{}, locks: map[string]*sync.Mutex{}}
+}
+
+// Lock takes the run's lock named key and returns its unlock.
+func (d *Departures) Lock(key string) (unlock func()) {
+	if d == nil {
+		return func() {}
+	}
+	d.mu.Lock()
+	mu, ok := d.locks[key]
+	if !ok {
+		mu = &sync.Mutex{}
+		d.locks[key] = mu
+	}
+	d.mu.Unlock()
+	mu.Lock()
+	return mu.Unlock
+}
+
+// ClaimTakeover records that a node takes over master's shard by
+// replication and failover, unless master's delete has already started
+// handing its slots off (ok false). release ends the claim.
+func (d *Departures) ClaimTakeover(master string) (ok bool, release func()) {
+	if d == nil {
+		return true, func() {}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.handingOff[master] {
+		return false, func() {}
+	}
+	d.takeovers[master]++
+	var once sync.Once
+	return true, func() {
+		once.Do(func() {
+			d.mu.Lock()
+			if d.takeovers[master]--; d.takeovers[master] <= 0 {
+				delete(d.takeovers, master)
+			}
+			d.broadcast()
+			d.mu.Unlock()
+		})
+	}
+}
+
+// BeginHandOff waits until no node is taking master over, then marks it
+// as handing its slots off (no takeover is claimed after that).
+func (d *Departures) BeginHandOff(ctx context.Context, master string) error {
+	if d == nil {
+		return nil
+	}
+	for {
+		d.mu.Lock()
+		n, ch := d.takeovers[master], d.changed
+		if n == 0 {
+			d.handingOff[master] = true
+			d.mu.Unlock()
+			return nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // broadcast wakes the waiters; d.mu must be held.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -283,255 +282,6 @@ func swapped(spec NodeSpec, obs *Observed) (replica, acting string) {
 	return "", ""
 }
 
-// failbackLocks serializes failbacks per shard (keyed by the replica that
-// takes mastership back): both resources of a swapped pair see the drift.
-var failbackLocks sync.Map
-
-func lockFor(addr string) *sync.Mutex {
-	m, _ := failbackLocks.LoadOrStore(addr, &sync.Mutex{})
-	mu, ok := m.(*sync.Mutex)
-	if !ok {
-		panic("failbackLocks holds only *sync.Mutex")
-	}
-	return mu
-}
-
-// JoinNode makes the node at spec.Addr a member with its declared role,
-// master and slots (create when create is true: the node is checked first
-// and nothing is changed when it cannot join), and returns once it and its
-// peers agree (see NodeReady). It never waits on another node's own
-// change beyond what the declaration implies: slots are assigned before
-// MEET, a replica retries REPLICATE until its master is known as master.
-// The only wait on another resource is a declared replica serving its
-// master's slots, bounded by progress (waitHandBack).
-//
-// In order: check the peers (and, on create, the node); fail back a
-// swapped pair; make the members forget old IDs at this address; turn a
-// replica declared master into an empty master; assign free declared
-// slots; MEET whichever side misses the other; then per role: follow the
-// declared master, or settle open slots and take declared slots from
-// their owners (by failover when the node came back empty and one master
-// serves exactly its slots); announce the result and wait until ready
-// (after meeting peers that had forgotten it, until that holds: see
-// holdRejoin).
-func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*Observed, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	addrs := spec.Addrs()
-	obs := Observe(ctx, e.Pool, addrs, true)
-	n := obs.Node(spec.Addr)
-	if !n.OK() {
-		return obs, n.Err
-	}
-	if err := CheckPeers(spec, obs); err != nil {
-		return obs, err
-	}
-	if create {
-		if err := CheckNodeJoinable(spec, obs); err != nil {
-			return obs, err
-		}
-	}
-	var reachable []string
-	for _, p := range spec.peers() {
-		if obs.Node(p).OK() {
-			reachable = append(reachable, p)
-		} else {
-			e.info(ctx, "peer unreachable; skipped", map[string]any{"address": spec.Addr, "peer": p, "error": obs.Node(p).Err.Error()})
-		}
-	}
-	if spec.Role == RoleReplica && !obs.Node(spec.Master).OK() {
-		return obs, fmt.Errorf("declared master of %s cannot be read: %w", spec.Addr, obs.Node(spec.Master).Err)
-	}
-	if len(spec.Seeds) > 0 && len(reachable) == 0 && len(n.Known()) == 0 {
-		return obs, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
-	}
-	c := e.Pool.Client(spec.Addr)
-	masterID := obs.ID(spec.Master)
-
-	// A failover swapped the node and its partner.
-	if fbReplica, acting := swapped(spec, obs); fbReplica != "" {
-		if !spec.Failback {
-			return obs, nil
-		}
-		if err := e.failbackNode(ctx, fbReplica, acting); err != nil {
-			return obs, err
-		}
-		// The node learns the swap back from the new master's broadcast.
-		err := e.waitFor(ctx, addrsDesired([]string{spec.Addr}), obs, spec.Addr+" has its declared role back", func(o *Observed) (bool, string) {
-			self := o.Node(spec.Addr).Self()
-			if self == nil || self.Role() != spec.Role || (spec.Role == RoleReplica && self.MasterID != masterID) {
-				return false, spec.Addr + " has not learned of the failback yet"
-			}
-			return true, ""
-		})
-		if err != nil {
-			return obs, err
-		}
-		obs = Observe(ctx, e.Pool, addrs, true)
-	}
-	// Peers that still know an old ID at this address (the node was
-	// reset or replaced) forget it before the node meets them, so that
-	// neither gossip nor slot claims of the old ID get in the way.
-	changed, err := e.forgetStale(ctx, spec, obs, create)
-	if err != nil {
-		return obs, err
-	}
-	if changed {
-		obs = Observe(ctx, e.Pool, addrs, true)
-	}
-	self := obs.Node(spec.Addr).Self()
-
-	// A replica declared master: a replica never turns master by itself
-	// without a failover; reset it (its data is a copy) and join afresh.
-	if spec.Role == RoleMaster && self.IsReplica() {
-		if fb, _ := swapped(spec, obs); fb == "" {
-			if err := c.ClusterResetSoft(ctx).Err(); err != nil {
-				return obs, nodeErr(spec.Addr, "CLUSTER RESET SOFT", err)
-			}
-			e.info(ctx, "reset replica to make it a master", map[string]any{"address": spec.Addr})
-			obs = Observe(ctx, e.Pool, addrs, true)
-			self = obs.Node(spec.Addr).Self()
-		}
-	}
-	if self == nil {
-		return obs, fmt.Errorf("node %s: its CLUSTER NODES has no line for itself", spec.Addr)
-	}
-	// Slots nobody serves: assign them before MEET, so the node joins as
-	// their owner and no gossip can make another node think otherwise.
-	if spec.Role == RoleMaster && !spec.Slots.Empty() && self.IsMaster() {
-		_, owned := ownedElsewhere(obs, "", SlotSet{})
-		free := spec.Slots.Minus(owned)
-		if !free.Empty() {
-			if err := c.Do(ctx, commandFor(obs.Node(spec.Addr), Step{Kind: StepAddSlots, Slots: free})...).Err(); err != nil {
-				return obs, nodeErr(spec.Addr, "CLUSTER ADDSLOTS", err)
-			}
-			e.info(ctx, "added slots", map[string]any{"address": spec.Addr, "slots": free.String()})
-			changed = true
-		}
-	}
-	// MEET every reachable peer it does not know, from whichever side
-	// misses the other.
-	forgotten := forgottenBy(spec, obs)
-	meets := missingMeets(obs, spec.Addr, reachable)
-	if err := e.sendMeets(ctx, obs, meets, false); err != nil {
-		return obs, err
-	}
-	if len(meets) > 0 {
-		changed = true
-		err := e.waitFor(ctx, addrsDesired(addrs), obs, spec.Addr+" knows its peers", func(o *Observed) (bool, string) {
-			for _, p := range reachable {
-				if !knows(o, spec.Addr, p) {
-					return false, fmt.Sprintf("%s does not know %s yet", spec.Addr, p)
-				}
-				if !knows(o, p, spec.Addr) {
-					return false, fmt.Sprintf("%s does not know %s yet", p, spec.Addr)
-				}
-			}
-			return true, ""
-		})
-		if err != nil {
-			return obs, err
-		}
-		obs = Observe(ctx, e.Pool, addrs, true)
-		self = obs.Node(spec.Addr).Self()
-	}
-
-	switch spec.Role {
-	case RoleReplica:
-		ms := obs.Node(spec.Master).Self()
-		if self.IsMaster() && !self.Slots.Empty() && ms != nil && (ms.IsMaster() || ms.MasterID == self.ID) {
-			// The node took its declared master's slots (a failover), and
-			// that master is a master again, or already follows this node
-			// on its way back: its resource takes the shard back (a
-			// failover once it follows this node, or slot moves with
-			// their keys). Wait for it while it makes progress.
-			if err := e.waitHandBack(ctx, spec, obs, masterID); err != nil {
-				return obs, err
-			}
-			obs = Observe(ctx, e.Pool, addrs, true)
-			self = obs.Node(spec.Addr).Self()
-		}
-		if self.IsMaster() && !self.Slots.Empty() {
-			return obs, fmt.Errorf("node %s serves slots %s, so it cannot become a replica; declare those slots on another master first", describe(spec.Addr, obs.ID(spec.Addr)), self.Slots)
-		}
-		if self.MasterID != masterID {
-			if err := e.replicate(ctx, Step{Kind: StepReplicate, Addr: spec.Addr, Target: spec.Master, TargetID: masterID}); err != nil {
-				return obs, err
-			}
-			changed = true
-		}
-	case RoleMaster:
-		// Slots an interrupted move left open settle first, keys kept.
-		settled, err := e.settleOpenSlots(ctx, spec, obs)
-		if err != nil {
-			return obs, err
-		}
-		if settled {
-			changed = true
-			obs = Observe(ctx, e.Pool, addrs, true)
-		}
-		// The node's own view says who serves its declared slots (peers'
-		// views may lag behind a failback or a move).
-		owners, _ := ownedElsewhere(&Observed{Nodes: map[string]*NodeState{spec.Addr: obs.Node(spec.Addr)}}, obs.ID(spec.Addr), spec.Slots)
-		if s := obs.Node(spec.Addr).Self(); len(owners) == 0 && s != nil && !spec.Slots.Minus(s.Slots).Empty() {
-			// A node that just met its peers may not have heard who
-			// serves its slots yet: ask the peers' views (takeFrom
-			// re-reads each owner under its lock, so a stale view moves
-			// nothing).
-			owners, _ = ownedElsewhere(obs, obs.ID(spec.Addr), spec.Slots.Minus(s.Slots))
-		}
-		read := func(a string) *NodeState {
-			if n := obs.Node(a); n != nil {
-				return n
-			}
-			return observeNode(ctx, e.Pool, a, true)
-		}
-		if acting, actingID := shardTakeover(spec, obs, owners, read); acting != "" {
-			// The node came back empty (replaced, or reset) while another
-			// master serves exactly its declared slots: the replica that
-			// took over. Follow it, and once in sync take the shard back
-			// with CLUSTER FAILOVER: a replica sync instead of moving every
-			// key with MIGRATE, and the acting master ends as its replica.
-			e.info(ctx, "taking the shard back by failover", map[string]any{"address": spec.Addr, "acting_master": acting})
-			if err := e.replicate(ctx, Step{Kind: StepReplicate, Addr: spec.Addr, Target: acting, TargetID: actingID}); err != nil {
-				return obs, err
-			}
-			if err := e.failbackNode(ctx, spec.Addr, acting); err != nil {
-				return obs, err
-			}
-			changed = true
-		} else if len(owners) > 0 {
-			if err := e.takeSlots(ctx, spec, obs, owners); err != nil {
-				return obs, err
-			}
-			changed = true
-		}
-	}
-	if changed && len(reachable) > 0 {
-		// A second MEET to known peers makes them read the node's new role
-		// and slots at once instead of waiting for gossip.
-		obs = Observe(ctx, e.Pool, addrs, true)
-		var ann []Step
-		for _, p := range reachable {
-			ann = append(ann, meetStep(StepAnnounce, obs, spec.Addr, p))
-		}
-		_ = e.sendMeets(ctx, obs, ann, true)
-	}
-	err = e.waitFor(ctx, addrsDesired(addrs), obs, spec.Addr+" is ready", func(o *Observed) (bool, string) {
-		return NodeReady(spec, o, masterID)
-	})
-	if err != nil {
-		return obs, err
-	}
-	if len(forgotten) > 0 {
-		if err := e.holdRejoin(ctx, spec, forgotten, reachable, masterID); err != nil {
-			return obs, err
-		}
-	}
-	return Observe(ctx, e.Pool, addrs, true), nil
-}
-
 // missingMeets lists the MEETs that make addr and each of the peers know
 // each other, from whichever side misses the other.
 func missingMeets(obs *Observed, addr string, peers []string) []Step {
@@ -544,41 +294,6 @@ func missingMeets(obs *Observed, addr string, peers []string) []Step {
 		}
 	}
 	return meets
-}
-
-// shardTakeover returns the address and ID of the master that serves exactly the
-// node's declared slots when the node itself is an empty master serving
-// none (and it can be read): then the shard is best taken back by a
-// failover (see JoinNode). Otherwise "", and slots move with MIGRATE. read
-// observes a node (the owner is not always among the node's peers).
-func shardTakeover(spec NodeSpec, obs *Observed, owners map[string]SlotSet, read func(string) *NodeState) (string, string) {
-	n := obs.Node(spec.Addr)
-	self := n.Self()
-	if len(owners) != 1 || self == nil || !self.IsMaster() || !self.Slots.Empty() || n.Keys != 0 || spec.Slots.Empty() {
-		return "", ""
-	}
-	var id string
-	for k := range owners {
-		id = k
-	}
-	addr := obs.AddrOf(id)
-	if addr == "" {
-		if l := n.Lookup(id); l != nil {
-			addr = l.Addr()
-		}
-	}
-	if addr == "" {
-		return "", ""
-	}
-	// The owner's own view says what it serves; views of it may lag.
-	cur := read(addr).Self()
-	if cur == nil || cur.ID != id || !cur.IsMaster() || cur.Slots != spec.Slots {
-		return "", ""
-	}
-	if l := n.Lookup(id); l == nil || l.Failing() || l.Handshake() {
-		return "", ""
-	}
-	return addr, id
 }
 
 // handBackStall bounds how long a replica-declared node serving slots
@@ -645,55 +360,11 @@ func (e *Executor) sendMeets(ctx context.Context, obs *Observed, steps []Step, b
 	})
 }
 
-// takeSlots moves the declared slots other masters serve to the node, with
-// their keys.
-func (e *Executor) takeSlots(ctx context.Context, spec NodeSpec, obs *Observed, owners map[string]SlotSet) error {
-	selfID := obs.ID(spec.Addr)
-	n := obs.Node(spec.Addr)
-	addrs := spec.Addrs()
-	ownerAddr := map[string]string{}
-	for id := range owners {
-		a := obs.AddrOf(id)
-		if a == "" {
-			if l := n.Lookup(id); l != nil && l.Addr() != "" {
-				a = e.Pool.AnnouncedAddress(l.Addr())
-			}
-		}
-		if a == "" {
-			return fmt.Errorf("node %s: slots %s are served by node %s, whose address is unknown", spec.Addr, owners[id], short(id))
-		}
-		ownerAddr[id] = a
-		addrs = append(addrs, a)
-	}
-	// Every master the node knows gets SETSLOT NODE too.
-	for _, l := range n.Known() {
-		if l.IsMaster() && l.Addr() != "" {
-			addrs = append(addrs, e.Pool.AnnouncedAddress(l.Addr()))
-		}
-	}
-	obs = Observe(ctx, e.Pool, dedup(addrs), true)
-	for _, id := range sortedKeys(owners) {
-		a := ownerAddr[id]
-		if !obs.Node(a).OK() {
-			return fmt.Errorf("slots %s must move from %s to %s, but it cannot be read: %w", owners[id], a, spec.Addr, obs.Node(a).Err)
-		}
-		if err := e.Pool.CheckAccess(ctx, []string{a, spec.Addr}, AccessMove); err != nil {
-			return err
-		}
-		if err := e.takeFrom(ctx, obs, spec.Addr, selfID, a, id, owners[id]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // takeFrom moves slots from the master at from under that source's move
 // lock (its own delete may be handing them off at the same time), moving
 // only those it still serves once the lock is held.
 func (e *Executor) takeFrom(ctx context.Context, obs *Observed, to, toID, from, fromID string, slots SlotSet) error {
-	mu := lockFor("move:" + from)
-	mu.Lock()
-	defer mu.Unlock()
+	defer e.coord().Lock("move:" + from)()
 	cur := Observe(ctx, e.Pool, []string{from, to}, true)
 	src := cur.Node(from).Self()
 	if !cur.Node(from).OK() || src == nil || cur.ID(from) != fromID || !src.IsMaster() {
@@ -722,9 +393,7 @@ func dedup(in []string) []string {
 // acting, once: the pair's two resources both see the swap, so it runs
 // under a per-shard lock and re-checks the roles first.
 func (e *Executor) failbackNode(ctx context.Context, replica, acting string) error {
-	mu := lockFor(replica)
-	mu.Lock()
-	defer mu.Unlock()
+	defer e.coord().Lock("failback:" + replica)()
 	role, err := e.Pool.Client(replica).Do(ctx, "ROLE").Slice()
 	if err != nil {
 		return nodeErr(replica, "ROLE", err)
@@ -823,6 +492,11 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 		if err := e.Departures.WaitIncoming(ctx, spec.Addr); err != nil {
 			return fmt.Errorf("node %s: waiting for keys moving into it before it leaves: %w", spec.Addr, err)
 		}
+		// A node taking this master's shard over by failover finishes
+		// first; then nothing is left to hand off.
+		if err := e.coord().BeginHandOff(ctx, spec.Addr); err != nil {
+			return fmt.Errorf("node %s: waiting for the node taking its shard over: %w", spec.Addr, err)
+		}
 		if err := e.handOff(ctx, spec, all, members); err != nil {
 			return err
 		}
@@ -908,9 +582,7 @@ func refuseKeysIfServing(ctx context.Context, c *redis.Client, addr string) erro
 // keys it refuses, unless spec.ForceDestroy, which flushes them.
 func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, members []string) error {
 	addr := spec.Addr
-	mu := lockFor("move:" + addr)
-	mu.Lock()
-	defer mu.Unlock()
+	defer e.coord().Lock("move:" + addr)()
 	obs = Observe(ctx, e.Pool, sortedKeys(obs.Nodes), true)
 	n := obs.Node(addr)
 	self := n.Self()

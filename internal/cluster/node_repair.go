@@ -317,9 +317,7 @@ func (e *Executor) settleOpenSlots(ctx context.Context, spec NodeSpec, obs *Obse
 // settleOpenSlot settles one slot under a per-slot lock: the node at each
 // end of an interrupted move sees it open, and both resources repair it.
 func (e *Executor) settleOpenSlot(ctx context.Context, spec NodeSpec, all *Observed, o openSlot) (bool, error) {
-	mu := lockFor(fmt.Sprintf("slot:%d", o.slot))
-	mu.Lock()
-	defer mu.Unlock()
+	defer e.coord().Lock(fmt.Sprintf("slot:%d", o.slot))()
 	cur := Observe(ctx, e.Pool, sortedKeys(all.Nodes), true)
 	still := false
 	for _, a := range sortedKeys(cur.Nodes) {

@@ -69,44 +69,6 @@ func TestNodeDrift(t *testing.T) {
 	}
 }
 
-func TestShardTakeover(t *testing.T) {
-	line := func(id, addr, flags, master, slots string) string {
-		return id + " " + addr + "@16379 " + flags + " " + master + " 0 0 1 connected " + slots
-	}
-	spec := NodeSpec{Addr: "10.0.0.1:6379", Role: RoleMaster, Slots: nodeSlots(t, "0-100"), Seeds: []string{"10.0.0.3:6379"}}
-	// The new node (A, empty) knows B serving its declared slots.
-	newNode := func(keys int64, bFlags string) *NodeState {
-		return nodeObs(t, "10.0.0.1:6379", nidA, keys, "101",
-			line(nidA, "10.0.0.1:6379", "myself,master", "-", ""),
-			line(nidB, "10.0.0.2:6379", bFlags, "-", "0-100"))
-	}
-	acting := func(slots string) func(string) *NodeState {
-		return func(a string) *NodeState {
-			if a != "10.0.0.2:6379" {
-				return nil
-			}
-			return nodeObs(t, a, nidB, 5, "101", line(nidB, a, "myself,master", "-", slots))
-		}
-	}
-	owners := map[string]SlotSet{nidB: nodeSlots(t, "0-100")}
-	if a, id := shardTakeover(spec, nodeObsOf(newNode(0, "master")), owners, acting("0-100")); a != "10.0.0.2:6379" || id != nidB {
-		t.Fatalf("exact shard: %q %q", a, id)
-	}
-	for name, c := range map[string]struct {
-		n    *NodeState
-		read func(string) *NodeState
-	}{
-		"owner serves more":  {newNode(0, "master"), acting("0-200")},
-		"node holds keys":    {newNode(3, "master"), acting("0-100")},
-		"owner failing":      {newNode(0, "master,fail?"), acting("0-100")},
-		"owner not readable": {newNode(0, "master"), func(string) *NodeState { return nil }},
-	} {
-		if a, _ := shardTakeover(spec, nodeObsOf(c.n), owners, c.read); a != "" {
-			t.Errorf("%s: took over from %s; want slots moved with MIGRATE", name, a)
-		}
-	}
-}
-
 // staleIDs never names a live node, however it looks in one view: an
 // address-less master serving no slot (the create-time rule) or an
 // address-less replica of the declared master, that another member knows

@@ -1,0 +1,324 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// JoinNode makes the node at spec.Addr a member with its declared role,
+// master and slots, and returns once it and its peers agree (NodeReady).
+// On create the node is checked first, and nothing changes when it cannot
+// join.
+//
+// It works in rounds, as Apply does: observe the node, its seeds and
+// declared master and the members they know; repair what is particular to
+// the node (old IDs kept at its address, slots an interrupted move left
+// open, a replica declared master); plan with NodePlan, the whole-cluster
+// planner scoped to the node; run the steps. A round that sends MEETs ends
+// once the node and the nodes it met know each other, and the next one
+// plans from a fresh read. When the plan is empty, JoinNode waits until
+// the node is ready, or until a plan has steps again. It stops with a
+// StalledError when the same steps come back noProgressRounds times.
+func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*Observed, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	obs := e.observeMembers(ctx, spec)
+	n := obs.Node(spec.Addr)
+	if !n.OK() {
+		return obs, n.Err
+	}
+	if err := CheckPeers(spec, obs); err != nil {
+		return obs, err
+	}
+	if create {
+		if err := CheckNodeJoinable(spec, obs); err != nil {
+			return obs, err
+		}
+	}
+	var reachable []string
+	for _, p := range spec.peers() {
+		if obs.Node(p).OK() {
+			reachable = append(reachable, p)
+		} else {
+			e.info(ctx, "peer unreachable; skipped", map[string]any{"address": spec.Addr, "peer": p, "error": obs.Node(p).Err.Error()})
+		}
+	}
+	if spec.Role == RoleReplica && !obs.Node(spec.Master).OK() {
+		return obs, fmt.Errorf("declared master of %s cannot be read: %w", spec.Addr, obs.Node(spec.Master).Err)
+	}
+	if len(spec.Seeds) > 0 && len(reachable) == 0 && len(n.Known()) == 0 {
+		return obs, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
+	}
+	forgotten := forgottenBy(spec, obs)
+
+	var opt NodePlanOptions
+	release := func() {}
+	defer func() { release() }()
+	var last []Step
+	same := 0
+	for round := 1; ; round++ {
+		if round > defaultMaxRounds {
+			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: last, Cap: true}
+		}
+		if round > 1 {
+			obs = e.observeMembers(ctx, spec)
+			if n := obs.Node(spec.Addr); !n.OK() {
+				return obs, n.Err
+			}
+		}
+		var err error
+		if obs, err = e.repairNode(ctx, spec, obs, create); err != nil {
+			return obs, err
+		}
+		p, err := NodePlan(spec, obs, opt)
+		if err != nil {
+			return obs, err
+		}
+		switch {
+		case p.Swapped:
+			// A failover swapped the pair and the declaration keeps the
+			// roles as they are: the plan reports it, apply changes nothing.
+			return obs, nil
+		case p.HandBack:
+			if err := e.waitHandBack(ctx, spec, obs, obs.ID(spec.Master)); err != nil {
+				return obs, err
+			}
+			continue
+		case p.Takeover != "" && opt.TakingOver == "":
+			ok, rel := e.coord().ClaimTakeover(p.Takeover)
+			if !ok {
+				// Its own delete is handing the slots off: they come back
+				// with their keys instead.
+				opt.NoTakeover = true
+				e.info(ctx, "the master serving the node's slots is handing them off; taking them with their keys instead", map[string]any{"address": spec.Addr, "master": p.Takeover})
+				continue
+			}
+			release, opt.TakingOver = rel, p.Takeover
+			e.info(ctx, "taking the shard over by failover", map[string]any{"address": spec.Addr, "acting_master": p.Takeover})
+		}
+		if len(p.Steps) == 0 {
+			if p.Wait != "" {
+				if err := e.waitNodePlan(ctx, spec, obs, opt, p.Wait); err != nil {
+					return obs, err
+				}
+				continue
+			}
+			ready, err := e.waitNodeReady(ctx, spec, obs, opt)
+			if err != nil {
+				return obs, err
+			}
+			if ready {
+				break
+			}
+			continue
+		}
+		if sameSteps(p.Steps, last) {
+			if same++; same >= noProgressRounds {
+				return obs, &StalledError{Rounds: same, Steps: p.Steps}
+			}
+			if err := sleep(ctx, replanAfter); err != nil {
+				return obs, fmt.Errorf("node %s: timed out before running the same steps again: %s", spec.Addr, strings.Join(Drift(p.Steps), "; "))
+			}
+		} else {
+			same = 1
+		}
+		last = p.Steps
+		e.info(ctx, "applying node plan", map[string]any{"address": spec.Addr, "round": round, "steps": len(p.Steps), "changes": stepsSummary(p.Steps)})
+		if err := e.runNodeSteps(ctx, spec, obs, p.Steps); err != nil {
+			if !onlyReplan(err) {
+				return obs, err
+			}
+			e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"address": spec.Addr, "why": err.Error()})
+		}
+	}
+	if len(forgotten) > 0 {
+		if err := e.holdRejoin(ctx, spec, forgotten, reachable, obs.ID(spec.Master)); err != nil {
+			return obs, err
+		}
+	}
+	return Observe(ctx, e.Pool, spec.Addrs(), true), nil
+}
+
+// observeMembers reads the node, its seeds and declared master, and every
+// member their views list (see NodePlan).
+func (e *Executor) observeMembers(ctx context.Context, spec NodeSpec) *Observed {
+	obs := Observe(ctx, e.Pool, spec.Addrs(), true)
+	var more []string
+	for _, a := range e.nodeMembers(spec, obs) {
+		if obs.Node(a) == nil {
+			more = append(more, a)
+		}
+	}
+	if len(more) > 0 {
+		for a, st := range Observe(ctx, e.Pool, more, true).Nodes {
+			obs.Nodes[a] = st
+		}
+	}
+	return obs
+}
+
+// repairNode repairs what the planner does not see from a node's point of
+// view: old IDs its peers keep at its address, a replica declared master
+// (reset, its data is a copy), slots an interrupted move left open on it.
+// It returns a fresh observation when it changed anything.
+func (e *Executor) repairNode(ctx context.Context, spec NodeSpec, obs *Observed, create bool) (*Observed, error) {
+	changed, err := e.forgetStale(ctx, spec, obs, create)
+	if err != nil {
+		return obs, err
+	}
+	if changed {
+		obs = e.observeMembers(ctx, spec)
+	}
+	if self := obs.Node(spec.Addr).Self(); spec.Role == RoleMaster && self != nil && self.IsReplica() {
+		if fb, _ := swapped(spec, obs); fb == "" && !takingOverFrom(spec, obs) {
+			if err := e.Pool.Client(spec.Addr).ClusterResetSoft(ctx).Err(); err != nil {
+				return obs, nodeErr(spec.Addr, "CLUSTER RESET SOFT", err)
+			}
+			e.info(ctx, "reset replica to make it a master", map[string]any{"address": spec.Addr})
+			obs = e.observeMembers(ctx, spec)
+		}
+	}
+	if spec.Role == RoleMaster {
+		settled, err := e.settleOpenSlots(ctx, spec, obs)
+		if err != nil {
+			return obs, err
+		}
+		if settled {
+			obs = e.observeMembers(ctx, spec)
+		}
+	}
+	return obs, nil
+}
+
+// takingOverFrom tells whether the node, declared master, replicates the
+// master that serves exactly its declared slots: a takeover under way.
+func takingOverFrom(spec NodeSpec, obs *Observed) bool {
+	self := obs.Node(spec.Addr).Self()
+	if self == nil || !self.IsReplica() || spec.Slots.Empty() {
+		return false
+	}
+	m := obs.Node(obs.AddrOf(self.MasterID)).Self()
+	return m != nil && m.IsMaster() && m.Slots == spec.Slots
+}
+
+// runNodeSteps runs a node plan's steps. MEETs (with the slot assignments
+// and epochs that go before them) run alone: the round ends once the node
+// and the nodes it met know each other. Moves into the node and fail-backs
+// run under the coordinator's locks (the other end's resource may do the
+// same work at the same time); the rest runs as Apply runs it.
+func (e *Executor) runNodeSteps(ctx context.Context, spec NodeSpec, obs *Observed, steps []Step) error {
+	var met []string
+	var early []Step
+	for _, s := range steps {
+		if s.Kind.Stage() <= StepMeet.Stage() {
+			early = append(early, s)
+		}
+		if s.Kind == StepMeet {
+			other := s.Target
+			if other == spec.Addr {
+				other = s.Addr
+			}
+			met = append(met, other)
+		}
+	}
+	if len(met) > 0 {
+		if err := e.Run(ctx, Desired{}, obs, early); err != nil {
+			return err
+		}
+		return e.waitFor(ctx, addrsDesired(append([]string{spec.Addr}, met...)), obs, spec.Addr+" knows its peers", func(o *Observed) (bool, string) {
+			for _, p := range met {
+				if !knows(o, spec.Addr, p) {
+					return false, fmt.Sprintf("%s does not know %s yet", spec.Addr, p)
+				}
+				if !knows(o, p, spec.Addr) {
+					return false, fmt.Sprintf("%s does not know %s yet", p, spec.Addr)
+				}
+			}
+			return true, ""
+		})
+	}
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].Kind.Stage() == steps[i].Kind.Stage() {
+			j++
+		}
+		var err error
+		switch steps[i].Kind {
+		case StepMoveSlots:
+			for _, s := range steps[i:j] {
+				if err = e.Pool.CheckAccess(ctx, []string{s.Addr, s.Target}, AccessMove); err != nil {
+					break
+				}
+				if err = e.takeFrom(ctx, obs, s.Target, s.TargetID, s.Addr, obs.ID(s.Addr), s.Slots); err != nil {
+					break
+				}
+			}
+		case StepAnnounce:
+			err = e.sendMeets(ctx, obs, steps[i:j], true)
+		default:
+			var rest []Step
+			for _, s := range steps[i:j] {
+				if s.Kind == StepFailover {
+					if err = e.failbackNode(ctx, s.Addr, s.Target); err != nil {
+						break
+					}
+					continue
+				}
+				rest = append(rest, s)
+			}
+			if err == nil && len(rest) > 0 {
+				err = e.Run(ctx, Desired{}, obs, rest)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// waitNodeReady waits until the node is ready (true), or until a plan
+// from the live view has steps that have stood for replanAfter (false:
+// plan again).
+func (e *Executor) waitNodeReady(ctx context.Context, spec NodeSpec, obs *Observed, opt NodePlanOptions) (bool, error) {
+	var since, checked time.Time
+	replan := false
+	err := e.waitFor(ctx, addrsDesired(sortedKeys(obs.Nodes)), obs, spec.Addr+" is ready", func(o *Observed) (bool, string) {
+		ok, why := NodeReady(spec, o, o.ID(spec.Master))
+		if ok {
+			return true, ""
+		}
+		if time.Since(checked) < 10*e.poll() {
+			return false, why
+		}
+		checked = time.Now()
+		p, err := NodePlan(spec, o, opt)
+		switch {
+		case err != nil || (len(p.Steps) == 0 && !p.HandBack && !p.Swapped && p.Wait == "" && (p.Takeover == "" || opt.TakingOver != "")):
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= replanAfter:
+			replan = true
+			return true, "a step repairs what is left"
+		}
+		return false, why
+	})
+	return err == nil && !replan, err
+}
+
+// waitNodePlan waits while the node's plan waits on another node's
+// change (what says which).
+func (e *Executor) waitNodePlan(ctx context.Context, spec NodeSpec, obs *Observed, opt NodePlanOptions, what string) error {
+	return e.waitFor(ctx, addrsDesired(sortedKeys(obs.Nodes)), obs, spec.Addr+" can go on ("+what+")", func(o *Observed) (bool, string) {
+		p, err := NodePlan(spec, o, opt)
+		if err != nil || p.Wait == "" {
+			return true, ""
+		}
+		return false, p.Wait
+	})
+}

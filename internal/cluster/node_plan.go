@@ -1,0 +1,301 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+)
+
+// A redis_cluster_node resource declares one node, not the cluster. It
+// plans with the same Plan as a whole-cluster declaration: NodeDesired
+// builds the cluster as its nodes report it, with this one node as
+// declared, and NodePlan keeps the steps that the node takes part in. The
+// other members' own resources change them; this one never does.
+
+// NodePlanOptions steer NodePlan in what the executor has learned during
+// an apply.
+type NodePlanOptions struct {
+	// TakingOver names the master this node is taking over by failover in
+	// the current apply (it follows that master until it can fail over),
+	// whatever Failback says.
+	TakingOver string
+	// NoTakeover: the master serving the node's slots is handing them off
+	// (its own resource is deleting it), so the slots move with their keys
+	// instead.
+	NoTakeover bool
+}
+
+// NodePlanResult is what a node resource's apply does next.
+type NodePlanResult struct {
+	// Desired is the cluster the node's declaration implies: every other
+	// member as it is, this node as declared.
+	Desired Desired
+	// Steps are Plan's steps for Desired that the node takes part in, in
+	// Plan's order, barriers left out: the executor waits on the node and
+	// its peers only (see NodeReady).
+	Steps []Step
+	// Takeover names the master whose shard the node takes over by
+	// replication and failover (it came back empty, or is new, while that
+	// master serves exactly its declared slots).
+	Takeover string
+	// Swapped: a failover swapped the node and its declared partner, and
+	// the declaration does not ask for the roles back (Failback off).
+	Swapped bool
+	// HandBack: the node, declared a replica, serves slots as a master
+	// (not from a failover of its declared master): it waits for the
+	// masters that declare them to take them.
+	HandBack bool
+	// Wait says what the node waits on before Plan has anything to do for
+	// it (its declared master is itself a replica just now, say).
+	Wait string
+}
+
+// NodePlan plans a node resource's apply from an observation of the node,
+// its seeds and declared master, and the members they know. Pure.
+func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult, error) {
+	var res NodePlanResult
+	n := obs.Node(spec.Addr)
+	if !n.OK() {
+		if n != nil {
+			return res, n.Err
+		}
+		return res, fmt.Errorf("node %s was not observed", spec.Addr)
+	}
+	self := n.Self()
+	if self == nil {
+		return res, fmt.Errorf("node %s: its CLUSTER NODES has no line for itself", spec.Addr)
+	}
+	if err := unreadableOwners(spec, obs); err != nil {
+		return res, err
+	}
+	members := nodeMembersOf(spec, obs)
+	shards, shardOf := observedShards(obs, members)
+	d := Desired{Failback: spec.Failback}
+
+	switch spec.Role {
+	case RoleMaster:
+		mine := Shard{Master: spec.Addr, Slots: spec.Slots.Union(selfClaims(self))}
+		// The shard whose master the node replaces or hands back to.
+		from := ""
+		if fb, acting := swapped(spec, obs); fb != "" {
+			if !spec.Failback && acting != opt.TakingOver {
+				res.Swapped = true
+				return res, nil
+			}
+			from = acting
+		} else if src := takeoverOf(spec, obs, shards, opt); src != "" {
+			from, res.Takeover = src, src
+		}
+		if i, ok := shardOf[from]; ok && from != "" {
+			// The acting (or replaced) master and its replicas join the
+			// node's shard: Plan makes the node follow it, then fail over.
+			mine.Replicas = append(mine.Replicas, shards[i].Members()...)
+			mine.Slots = mine.Slots.Union(shards[i].Slots)
+			shards[i] = Shard{}
+			d.Failback = true
+		}
+		for i := range shards {
+			shards[i].Slots = shards[i].Slots.Minus(spec.Slots)
+		}
+		// The node's own followers stay in its shard.
+		mine.Replicas = append(mine.Replicas, followersOf(obs, members, n.ID, mine.Replicas)...)
+		d.Shards = append(d.Shards, mine)
+	case RoleReplica:
+		ms := obs.Node(spec.Master).Self()
+		if fb, _ := swapped(spec, obs); fb != "" {
+			if !spec.Failback {
+				res.Swapped = true
+				return res, nil
+			}
+			// The node serves its declared master's slots since a
+			// failover: the shard is the node's, with the master in it.
+			d.Failback = true
+			reps := append([]string{spec.Addr}, followersOf(obs, members, n.ID, []string{spec.Master})...)
+			d.Shards = append(d.Shards, Shard{Master: spec.Master, Replicas: reps, Slots: selfClaims(self)})
+			break
+		}
+		if self.IsMaster() && !self.Slots.Empty() {
+			res.HandBack = true
+			return res, nil
+		}
+		i, ok := shardOf[spec.Master]
+		if !ok || ms == nil || !ms.IsMaster() {
+			res.Wait = fmt.Sprintf("declared master %s is not a master yet", spec.Master)
+			if ms != nil && ms.IsReplica() {
+				res.Wait = fmt.Sprintf("declared master %s is a replica of %s just now", spec.Master, followed(obs, ms))
+			}
+			return res, nil
+		}
+		shards[i].Replicas = append(shards[i].Replicas, spec.Addr)
+	}
+	for _, s := range shards {
+		if s.Master != "" {
+			d.Shards = append(d.Shards, s)
+		}
+	}
+	res.Desired = d
+	steps, err := Plan(d, obs)
+	if err != nil {
+		return res, err
+	}
+	res.Steps = nodeScope(spec, steps)
+	return res, nil
+}
+
+// nodeScope keeps the steps a node resource runs: those sent to the node,
+// the MEETs and moves aimed at it, and the failover that hands it (or its
+// declared master) the shard back. Barriers, removals and settings belong
+// to whole-cluster declarations; open slots and other members' stale IDs
+// are repaired by the node's own checks (node_repair.go).
+func nodeScope(spec NodeSpec, steps []Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		keep := false
+		switch s.Kind {
+		case StepAddSlots, StepSetEpoch, StepReplicate, StepAnnounce, StepForget:
+			keep = s.Addr == spec.Addr
+		case StepMeet:
+			keep = s.Addr == spec.Addr || s.Target == spec.Addr
+		case StepMoveSlots:
+			keep = s.Target == spec.Addr
+		case StepFailover:
+			keep = s.Addr == spec.Addr || s.Target == spec.Addr
+		}
+		if keep {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// nodeMembersOf lists the addresses NodeDesired counts as members: the
+// node's seeds and declared master, and every other observed node that
+// some observed node knows by the ID it answers with. A node reset or
+// replaced at a member's address answers with a new ID nobody knows yet:
+// it is not a member until its own resource joins it.
+func nodeMembersOf(spec NodeSpec, obs *Observed) []string {
+	known := map[string]bool{}
+	for _, a := range sortedKeys(obs.Nodes) {
+		st := obs.Node(a)
+		if !st.OK() {
+			continue
+		}
+		for _, l := range st.Known() {
+			known[l.ID] = true
+		}
+	}
+	var out []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		st := obs.Node(a)
+		if a == spec.Addr || !st.OK() || st.Self() == nil || st.ID == obs.ID(spec.Addr) {
+			continue
+		}
+		if known[st.ID] || slices.Contains(spec.peers(), a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// observedShards groups the members as they report themselves: one shard
+// per master (its own slot claims), with the replicas that follow it.
+// shardOf maps each master's address to its shard.
+func observedShards(obs *Observed, members []string) ([]Shard, map[string]int) {
+	var shards []Shard
+	shardOf := map[string]int{}
+	byID := map[string]string{}
+	for _, a := range members {
+		self := obs.Node(a).Self()
+		if self.IsMaster() {
+			shardOf[a] = len(shards)
+			byID[self.ID] = a
+			shards = append(shards, Shard{Master: a, Slots: self.Slots})
+		}
+	}
+	for _, a := range members {
+		self := obs.Node(a).Self()
+		if !self.IsReplica() {
+			continue
+		}
+		if m, ok := byID[self.MasterID]; ok {
+			i := shardOf[m]
+			shards[i].Replicas = append(shards[i].Replicas, a)
+		}
+	}
+	return shards, shardOf
+}
+
+// selfClaims is what the node serves as a master by its own claim.
+func selfClaims(self *NodeLine) SlotSet {
+	if self.IsMaster() {
+		return self.Slots
+	}
+	return SlotSet{}
+}
+
+// followersOf lists the members that replicate the node, skipping those
+// already listed.
+func followersOf(obs *Observed, members []string, id string, listed []string) []string {
+	var out []string
+	for _, a := range members {
+		if self := obs.Node(a).Self(); self.IsReplica() && self.MasterID == id && !slices.Contains(listed, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// takeoverOf returns the master whose shard the node takes over by
+// replication and failover: one that serves exactly the node's declared
+// slots while the node, a master, holds no slot and no key (it is new, or
+// came back empty). "" when there is none, or when opt says the master is
+// handing its slots off.
+func takeoverOf(spec NodeSpec, obs *Observed, shards []Shard, opt NodePlanOptions) string {
+	if opt.TakingOver != "" {
+		return opt.TakingOver
+	}
+	n := obs.Node(spec.Addr)
+	self := n.Self()
+	if opt.NoTakeover || spec.Slots.Empty() || !self.IsMaster() || !self.Slots.Empty() || n.Keys > 0 {
+		return ""
+	}
+	for _, s := range shards {
+		if s.Master == "" || s.Slots != spec.Slots {
+			continue
+		}
+		// Not one the node sees failing: it could not sync from it.
+		if l := n.Lookup(obs.ID(s.Master)); l != nil && (l.Failing() || l.Handshake()) {
+			continue
+		}
+		return s.Master
+	}
+	return ""
+}
+
+// unreadableOwners reports masters that the node or its peers see serving
+// slots but that could not be read: Plan cannot tell where those slots
+// belong. Address-less entries are left to the stale-ID repair.
+func unreadableOwners(spec NodeSpec, obs *Observed) error {
+	var errs Errors
+	seen := map[string]bool{}
+	for _, a := range sortedKeys(obs.Nodes) {
+		st := obs.Node(a)
+		if !st.OK() {
+			continue
+		}
+		for _, l := range st.Known() {
+			if !l.IsMaster() || l.Slots.Empty() || seen[l.ID] || obs.AddrOf(l.ID) != "" {
+				continue
+			}
+			seen[l.ID] = true
+			at := l.Addr()
+			cause := "it was not read"
+			if m := obs.Node(at); m.OK() {
+				continue // another node answers there: a stale entry
+			} else if m != nil {
+				cause = m.Err.Error()
+			}
+			errs = append(errs, fmt.Errorf("slots %s are served by %s, which cannot be read (%s): the node's plan needs every master that serves slots to answer; bring it back, or fail it over", l.Slots, describe(at, l.ID), cause))
+		}
+	}
+	return errs.Err()
+}
