@@ -137,31 +137,68 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 	if err != nil {
 		return res, err
 	}
-	res.Steps = nodeScope(spec, steps)
+	res.Steps = nodeScope(spec, obs, steps)
 	return res, nil
 }
 
 // nodeScope keeps the steps a node resource runs: those sent to the node,
-// the MEETs and moves aimed at it, and the failover that hands it (or its
-// declared master) the shard back. Barriers, removals and settings belong
-// to whole-cluster declarations; open slots and other members' stale IDs
-// are repaired by the node's own checks (node_repair.go).
-func nodeScope(spec NodeSpec, steps []Step) []Step {
+// the MEETs between it and its peers (seeds and declared master), and the
+// moves and failover aimed at it. Other members learn of the node by
+// gossip: a MEET (or announce) to a member that is not a peer could reach
+// a node that its own resource resets meanwhile, and join it again. A
+// move from a
+// master the node does not know yet (SETSLOT IMPORTING names it by ID)
+// becomes a MEET with that master; the move comes in the next round.
+// Config epochs, barriers, removals and settings belong to whole-cluster
+// declarations (a lone node's epoch cannot be set once another resource
+// met it); open slots and other members' stale IDs are repaired by the
+// node's own checks (node_repair.go).
+func nodeScope(spec NodeSpec, obs *Observed, steps []Step) []Step {
+	peer := map[string]bool{}
+	for _, p := range spec.peers() {
+		peer[p] = true
+	}
 	var out []Step
-	for _, s := range steps {
-		keep := false
-		switch s.Kind {
-		case StepAddSlots, StepSetEpoch, StepReplicate, StepAnnounce, StepForget:
-			keep = s.Addr == spec.Addr
-		case StepMeet:
-			keep = s.Addr == spec.Addr || s.Target == spec.Addr
-		case StepMoveSlots:
-			keep = s.Target == spec.Addr
-		case StepFailover:
-			keep = s.Addr == spec.Addr || s.Target == spec.Addr
+	met := map[string]bool{}
+	meet := func(other string) {
+		if !met[other] {
+			met[other] = true
+			if !knows(obs, spec.Addr, other) {
+				out = append(out, meetStep(StepMeet, obs, spec.Addr, other))
+			} else {
+				out = append(out, meetStep(StepMeet, obs, other, spec.Addr))
+			}
 		}
-		if keep {
+	}
+	for _, s := range steps {
+		switch s.Kind {
+		case StepAddSlots, StepReplicate, StepForget:
+			if s.Addr == spec.Addr {
+				out = append(out, s)
+			}
+		case StepAnnounce:
+			// An announce is a MEET too: to peers only.
+			if s.Addr == spec.Addr && peer[s.Target] {
+				out = append(out, s)
+			}
+		case StepMeet:
+			if s.Addr == spec.Addr && peer[s.Target] || s.Target == spec.Addr && peer[s.Addr] {
+				met[s.Addr+" "+s.Target] = true
+				out = append(out, s)
+			}
+		case StepMoveSlots:
+			if s.Target != spec.Addr {
+				continue
+			}
+			if !knows(obs, spec.Addr, s.Addr) || !knows(obs, s.Addr, spec.Addr) {
+				meet(s.Addr)
+				continue
+			}
 			out = append(out, s)
+		case StepFailover:
+			if s.Addr == spec.Addr || s.Target == spec.Addr {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
