@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -71,7 +72,11 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		}
 		var err error
 		if obs, err = e.repairNode(ctx, spec, obs, create); err != nil {
-			return obs, err
+			if !onlyReplan(err) {
+				return obs, err
+			}
+			e.info(ctx, "planning again: the cluster changed under the repair", map[string]any{"address": spec.Addr, "why": err.Error()})
+			continue
 		}
 		p, err := NodePlan(spec, obs, opt)
 		if err != nil {
@@ -128,6 +133,15 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		last = p.Steps
 		e.info(ctx, "applying node plan", map[string]any{"address": spec.Addr, "round": round, "steps": len(p.Steps), "changes": stepsSummary(p.Steps)})
 		if err := e.runNodeSteps(ctx, spec, obs, p.Steps); err != nil {
+			var lv *leavingError
+			if errors.As(err, &lv) {
+				if opt.Leaving == nil {
+					opt.Leaving = map[string]bool{}
+				}
+				opt.Leaving[lv.addr] = true
+				e.info(ctx, "the acting master is leaving the cluster: no failover against it; waiting until it has handed its slots off", map[string]any{"address": spec.Addr, "acting_master": lv.addr})
+				continue
+			}
 			if !onlyReplan(err) {
 				return obs, err
 			}
@@ -262,7 +276,16 @@ func (e *Executor) runNodeSteps(ctx context.Context, spec NodeSpec, obs *Observe
 			var rest []Step
 			for _, s := range steps[i:j] {
 				if s.Kind == StepFailover {
-					if err = e.failbackNode(ctx, s.Addr, s.Target); err != nil {
+					// The acting master's own delete may be handing its
+					// slots off: no failover against it meanwhile.
+					ok, release := e.coord().ClaimTakeover(s.Target)
+					if !ok {
+						err = &leavingError{addr: s.Target}
+						break
+					}
+					err = e.failbackNode(ctx, s.Addr, s.Target)
+					release()
+					if err != nil {
 						break
 					}
 					continue
@@ -321,4 +344,12 @@ func (e *Executor) waitNodePlan(ctx context.Context, spec NodeSpec, obs *Observe
 		}
 		return false, p.Wait
 	})
+}
+
+// leavingError stops a node plan's failover against a master whose delete
+// is handing its slots off.
+type leavingError struct{ addr string }
+
+func (e *leavingError) Error() string {
+	return fmt.Sprintf("%s is handing its slots off (its resource is deleting it)", e.addr)
 }

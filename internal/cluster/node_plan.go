@@ -22,6 +22,10 @@ type NodePlanOptions struct {
 	// (its own resource is deleting it), so the slots move with their keys
 	// instead.
 	NoTakeover bool
+	// Leaving lists masters whose delete is handing their slots off: no
+	// failover against them; a node they swapped with waits until they
+	// have left.
+	Leaving map[string]bool
 }
 
 // NodePlanResult is what a node resource's apply does next.
@@ -79,6 +83,10 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 		if fb, acting := swapped(spec, obs); fb != "" {
 			if !spec.Failback && acting != opt.TakingOver {
 				res.Swapped = true
+				return res, nil
+			}
+			if opt.Leaving[acting] {
+				res.Wait = fmt.Sprintf("acting master %s is leaving the cluster and handing its slots off", acting)
 				return res, nil
 			}
 			from = acting
@@ -200,6 +208,11 @@ func nodeScope(spec NodeSpec, obs *Observed, steps []Step) []Step {
 				out = append(out, s)
 			}
 		}
+	}
+	// Announces follow the node's own changes; on their own (the plan
+	// changes other members only) there is nothing to announce.
+	if !slices.ContainsFunc(out, func(s Step) bool { return s.Kind != StepAnnounce }) {
+		return nil
 	}
 	return out
 }

@@ -122,6 +122,9 @@ type openSlot struct {
 	slot  int
 	state string // "importing from node X" or "migrating to node X"
 	owner string // address of the node the slot and its keys go to
+	// source is the address of the node the slot was moving from ("" when
+	// unknown): a move out of it in this run holds its move lock.
+	source string
 }
 
 // openSlots lists the node's open slots. A slot it declares settles on it;
@@ -144,7 +147,10 @@ func openSlots(spec NodeSpec, obs *Observed) ([]openSlot, error) {
 	}
 	var out []openSlot
 	add := func(slot int, state, other string) error {
-		o := openSlot{slot: slot, state: state + " node " + short(other), owner: spec.Addr}
+		o := openSlot{slot: slot, state: state + " node " + short(other), owner: spec.Addr, source: spec.Addr}
+		if state == "importing from" {
+			o.source = addrOf(other)
+		}
 		if spec.Role != RoleMaster || !spec.Slots.Has(slot) {
 			o.owner = addrOf(other)
 			if o.owner == "" {
@@ -317,6 +323,12 @@ func (e *Executor) settleOpenSlots(ctx context.Context, spec NodeSpec, obs *Obse
 // settleOpenSlot settles one slot under a per-slot lock: the node at each
 // end of an interrupted move sees it open, and both resources repair it.
 func (e *Executor) settleOpenSlot(ctx context.Context, spec NodeSpec, all *Observed, o openSlot) (bool, error) {
+	// A move of this run out of the source (a leaving master handing its
+	// slots off, another node taking its declared slots) opened the slot
+	// and settles it itself: wait for it, then look again.
+	if o.source != "" {
+		defer e.coord().Lock("move:" + o.source)()
+	}
 	defer e.coord().Lock(fmt.Sprintf("slot:%d", o.slot))()
 	cur := Observe(ctx, e.Pool, sortedKeys(all.Nodes), true)
 	still := false
