@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"maps"
 	"sync"
 )
 
@@ -34,12 +35,36 @@ type Departures struct {
 	takeovers  map[string]int
 	handingOff map[string]bool
 	locks      map[string]*sync.Mutex
+	// declared holds the declarations of the nodes joined in this run.
+	declared map[string]NodeSpec
 }
 
 // NewDepartures returns an empty coordinator.
 func NewDepartures() *Departures {
 	return &Departures{changed: make(chan struct{}), leaving: map[string]bool{}, incoming: map[string]int{},
-		takeovers: map[string]int{}, handingOff: map[string]bool{}, locks: map[string]*sync.Mutex{}}
+		takeovers: map[string]int{}, handingOff: map[string]bool{}, locks: map[string]*sync.Mutex{}, declared: map[string]NodeSpec{}}
+}
+
+// Declare records the declaration of a node joined in this run: another
+// node taking slots from it then knows whether it is about to receive
+// slots of its own (see NodePlanOptions.Declared).
+func (d *Departures) Declare(spec NodeSpec) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.declared[spec.Addr] = spec
+	d.mu.Unlock()
+}
+
+// Declared returns the declarations recorded in this run.
+func (d *Departures) Declared() map[string]NodeSpec {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.declared)
 }
 
 // Lock takes the run's lock named key and returns its unlock.

@@ -54,6 +54,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		return obs, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
 	}
 	forgotten := forgottenBy(spec, obs)
+	e.coord().Declare(spec)
 
 	var opt NodePlanOptions
 	release := func() {}
@@ -78,6 +79,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 			e.info(ctx, "planning again: the cluster changed under the repair", map[string]any{"address": spec.Addr, "why": err.Error()})
 			continue
 		}
+		opt.Declared = e.coord().Declared()
 		p, err := NodePlan(spec, obs, opt)
 		if err != nil {
 			return obs, err
@@ -319,6 +321,7 @@ func (e *Executor) waitNodeReady(ctx context.Context, spec NodeSpec, obs *Observ
 			return false, why
 		}
 		checked = time.Now()
+		opt.Declared = e.coord().Declared()
 		p, err := NodePlan(spec, o, opt)
 		switch {
 		case err != nil || (len(p.Steps) == 0 && !p.HandBack && !p.Swapped && p.Wait == "" && (p.Takeover == "" || opt.TakingOver != "")):
@@ -338,6 +341,7 @@ func (e *Executor) waitNodeReady(ctx context.Context, spec NodeSpec, obs *Observ
 // change (what says which).
 func (e *Executor) waitNodePlan(ctx context.Context, spec NodeSpec, obs *Observed, opt NodePlanOptions, what string) error {
 	return e.waitFor(ctx, addrsDesired(sortedKeys(obs.Nodes)), obs, spec.Addr+" can go on ("+what+")", func(o *Observed) (bool, string) {
+		opt.Declared = e.coord().Declared()
 		p, err := NodePlan(spec, o, opt)
 		if err != nil || p.Wait == "" {
 			return true, ""

@@ -26,6 +26,12 @@ type NodePlanOptions struct {
 	// failover against them; a node they swapped with waits until they
 	// have left.
 	Leaving map[string]bool
+	// Declared holds the declarations of other nodes joining in the same
+	// run, by address. A master declared with slots it holds none of yet
+	// keeps its last current slot until it has some: Redis turns a master
+	// that gives its last slot away into a replica, and its own resource
+	// may already have finished.
+	Declared map[string]NodeSpec
 }
 
 // NodePlanResult is what a node resource's apply does next.
@@ -145,8 +151,36 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 	if err != nil {
 		return res, err
 	}
-	res.Steps = nodeScope(spec, obs, steps)
+	res.Steps, res.Wait = holdLastSlot(spec, obs, opt, nodeScope(spec, obs, steps))
 	return res, nil
+}
+
+// holdLastSlot drops the moves that would take the last slots of a master
+// declared (in this run) with slots it holds none of yet, and says what the
+// node waits for instead.
+func holdLastSlot(spec NodeSpec, obs *Observed, opt NodePlanOptions, steps []Step) ([]Step, string) {
+	var out []Step
+	var wait string
+	for _, s := range steps {
+		if s.Kind == StepMoveSlots {
+			d, ok := opt.Declared[s.Addr]
+			src := obs.Node(s.Addr).Self()
+			if ok && d.Role == RoleMaster && !d.Slots.Empty() && src != nil &&
+				src.Slots.Minus(s.Slots).Empty() && src.Slots.Intersect(d.Slots).Empty() {
+				last := lastSlot(s.Slots)
+				s.Slots = s.Slots.Minus(NewSlotSet(SlotRange{last, last}))
+				wait = fmt.Sprintf("slot %d stays on %s until it has some of its own declared slots (a master without slots turns replica)", last, s.Addr)
+				if s.Slots.Empty() {
+					continue
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	if wait != "" && !slices.ContainsFunc(out, func(s Step) bool { return s.Kind != StepAnnounce }) {
+		return nil, wait
+	}
+	return out, ""
 }
 
 // nodeScope keeps the steps a node resource runs: those sent to the node,
