@@ -189,7 +189,7 @@ func (e *Executor) repairNode(ctx context.Context, spec NodeSpec, obs *Observed,
 		obs = e.observeMembers(ctx, spec)
 	}
 	if self := obs.Node(spec.Addr).Self(); spec.Role == RoleMaster && self != nil && self.IsReplica() {
-		if fb, _ := swapped(spec, obs); fb == "" && !takingOverFrom(spec, obs) {
+		if failedOverFrom(spec, obs) == "" && !takingOverFrom(spec, obs) {
 			if err := e.Pool.Client(spec.Addr).ClusterResetSoft(ctx).Err(); err != nil {
 				return obs, nodeErr(spec.Addr, "CLUSTER RESET SOFT", err)
 			}

@@ -86,7 +86,7 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 		mine := Shard{Master: spec.Addr, Slots: spec.Slots.Union(selfClaims(self))}
 		// The shard whose master the node replaces or hands back to.
 		from := ""
-		if fb, acting := swapped(spec, obs); fb != "" {
+		if acting := failedOverFrom(spec, obs); acting != "" {
 			if !spec.Failback && acting != opt.TakingOver {
 				res.Swapped = true
 				return res, nil
@@ -181,6 +181,25 @@ func holdLastSlot(spec NodeSpec, obs *Observed, opt NodePlanOptions, steps []Ste
 		return nil, wait
 	}
 	return out, ""
+}
+
+// failedOverFrom returns the acting master when a failover swapped the
+// node, declared master, and the replica that took its shard over: the
+// node follows a master that serves only slots declared on the node. A
+// master that also serves other slots is not this node's shard (a leaving
+// master's last slots made the node follow the master that took them):
+// the node resets and takes its slots with their keys instead.
+func failedOverFrom(spec NodeSpec, obs *Observed) string {
+	fb, acting := swapped(spec, obs)
+	if fb == "" {
+		return ""
+	}
+	self := obs.Node(spec.Addr).Self()
+	l := obs.Node(spec.Addr).Lookup(self.MasterID)
+	if l == nil || !l.Slots.Minus(spec.Slots).Empty() {
+		return ""
+	}
+	return acting
 }
 
 // nodeScope keeps the steps a node resource runs: those sent to the node,
