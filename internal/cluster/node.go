@@ -575,7 +575,8 @@ func refuseKeysIfServing(ctx context.Context, c *redis.Client, addr string) erro
 
 // handOff gives a leaving master's slots to the other masters that stay:
 // split over the reachable masters (not failing, not leaving in this run)
-// in slot order, each slot with its keys (moveSlots). When no master stays, the node is
+// in slot order, each slot with its keys (moveSlots; while the cluster is
+// down, empty slots by SETSLOT alone). When no master stays, the node is
 // the last of its cluster: with no keys there is nothing to hand off; with
 // keys it refuses, unless spec.ForceDestroy, which flushes them.
 func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, members []string) error {
@@ -612,30 +613,65 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 	if len(targets) == 0 {
 		return e.lastMaster(ctx, spec, n.Keys, self.Slots)
 	}
-	// Every slot moves as a slot migration, empty or not: a client may
-	// write a new key into a slot counted empty a moment before, and only
-	// MIGRATING (which redirects new keys to the target) and the source's
-	// refusal to give up a slot that holds keys keep that write. A slot
-	// reassigned with SETSLOT alone left such keys behind on the node
-	// about to be reset (seen under a live writer: 3 acknowledged writes
-	// lost in one replacement).
+	// While the cluster serves clients, every slot moves as a slot
+	// migration, empty or not: a client may write a new key into a slot
+	// counted empty a moment before, and only MIGRATING (which redirects
+	// new keys to the target) and the source's refusal to give up a slot
+	// that holds keys keep that write. A slot reassigned with SETSLOT
+	// alone left such keys behind on the node about to be reset (seen
+	// under a live writer: 3 acknowledged writes lost in one replacement).
+	// A cluster that is down (slots unassigned: one being built, or torn
+	// down) takes no write, and moves no key either (CLUSTERDOWN): its
+	// empty slots are reassigned with SETSLOT alone.
+	down := n.State() != "ok"
 	slots := self.Slots.Slots()
 	per := (len(slots) + len(targets) - 1) / len(targets)
+	c := e.Pool.Client(addr)
 	var errs Errors
 	for i, t := range targets {
 		lo, hi := i*per, min((i+1)*per, len(slots))
 		if lo >= hi {
 			break
 		}
-		var part SlotSet
-		for _, s := range slots[lo:hi] {
-			part.Add(s)
+		part := slots[lo:hi]
+		var withKeys, empty []int
+		if down {
+			counts := make([]*redis.IntCmd, len(part))
+			_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for k, s := range part {
+					counts[k] = p.ClusterCountKeysInSlot(ctx, s)
+				}
+				return nil
+			})
+			for k, s := range part {
+				if counts[k].Val() > 0 || counts[k].Err() != nil {
+					withKeys = append(withKeys, s)
+				} else {
+					empty = append(empty, s)
+				}
+			}
+		} else {
+			withKeys = part
 		}
-		if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: obs.ID(t), Slots: part}); err != nil {
-			errs = append(errs, err)
-			continue
+		tid := obs.ID(t)
+		if len(empty) > 0 {
+			if err := e.assignEmpty(ctx, obs, addr, t, empty); err != nil {
+				// The target is leaving too (reset, or turned replica):
+				// these slots hold no keys, so nothing is lost.
+				e.info(ctx, "could not hand off empty slots; the target is probably leaving too", map[string]any{"address": addr, "to": t, "error": err.Error()})
+			}
 		}
-		e.info(ctx, "handed off slots", map[string]any{"address": addr, "to": t, "slots": part.String()})
+		if len(withKeys) > 0 {
+			var set SlotSet
+			for _, s := range withKeys {
+				set.Add(s)
+			}
+			if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: tid, Slots: set}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		e.info(ctx, "handed off slots", map[string]any{"address": addr, "to": t, "slots": len(part), "slots_with_keys": len(withKeys)})
 	}
 	return errs.Err()
 }
@@ -662,6 +698,45 @@ func (e *Executor) lastMaster(ctx context.Context, spec NodeSpec, keys int64, sl
 		return nodeErr(spec.Addr, "FLUSHALL", err)
 	}
 	e.info(ctx, "force_destroy: no master stays to take the keys, flushed them", map[string]any{"address": spec.Addr, "keys": keys})
+	return nil
+}
+
+// assignEmpty reassigns slots holding no keys from one master to another
+// without MIGRATE: IMPORTING then NODE on the target (which bumps its
+// epoch so its claim wins), NODE on the source, then on every other master
+// (best effort: gossip tells them too).
+func (e *Executor) assignEmpty(ctx context.Context, obs *Observed, from, to string, slots []int) error {
+	fromID, toID := obs.ID(from), obs.ID(to)
+	tgt := e.Pool.Client(to)
+	cmds := make([]*redis.Cmd, 0, 2*len(slots))
+	_, _ = tgt.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, s := range slots {
+			cmds = append(cmds, p.Do(ctx, "CLUSTER", "SETSLOT", s, "IMPORTING", fromID))
+			cmds = append(cmds, p.Do(ctx, "CLUSTER", "SETSLOT", s, "NODE", toID))
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			if i%2 == 0 && strings.Contains(err.Error(), "already the owner") {
+				continue
+			}
+			return nodeErr(to, "CLUSTER SETSLOT", err)
+		}
+	}
+	if _, err := setSlotsNode(ctx, e.Pool.Client(from), slots, toID); err != nil {
+		return nodeErr(from, "CLUSTER SETSLOT NODE", err)
+	}
+	var others []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		if s := obs.Node(a).Self(); s != nil && s.IsMaster() && a != from && a != to {
+			others = append(others, a)
+		}
+	}
+	_ = e.each(ctx, others, "CLUSTER SETSLOT NODE", func(ctx context.Context, a string) error {
+		_, _ = setSlots(ctx, e.Pool.Client(a), slots, "NODE", toID)
+		return nil
+	})
 	return nil
 }
 
