@@ -216,7 +216,7 @@ func ClusterMembers(ctx context.Context, pool *Pool, seeds []string) ([]string, 
 		return nil, errs
 	}
 	if len(members) == 0 {
-		return nil, fmt.Errorf("none of the %d seeds answered:\n%w", len(seeds), dead)
+		return nil, &NoSeedError{Seeds: len(seeds), Errs: dead}
 	}
 	for _, s := range seeds {
 		for _, l := range obs.Node(s).Known() {
@@ -460,7 +460,7 @@ func checkRulesOn(ctx context.Context, pool *Pool, addr, version string, rules [
 	if err == nil {
 		return nil
 	}
-	if !isRedisError(err) || strings.HasPrefix(err.Error(), "NOPERM") {
+	if !isRedisError(err) || isPermission(err) {
 		return nodeErr(addr, "ACL SETUSER (checking the rules)", err)
 	}
 	msg := strings.TrimPrefix(err.Error(), "ERR ")
@@ -491,7 +491,7 @@ func checkRulesOn(ctx context.Context, pool *Pool, addr, version string, rules [
 // node that failed. Nodes that could not be read are skipped: the caller
 // decides about them.
 func SetACLUser(ctx context.Context, pool *Pool, nodes map[string]*ACLNode, u ACLUser) (volatile []string, err error) {
-	registerSecret(u.Password)
+	pool.secrets.Add(u.Password)
 	args := []any{"ACL", "SETUSER", u.Name, "reset"}
 	for _, r := range u.Rules {
 		args = append(args, r)

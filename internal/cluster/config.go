@@ -93,7 +93,7 @@ func ValidateSettings(ctx context.Context, pool *Pool, addrs []string, cfg map[s
 					// Unreachable, refused by ACL or TLS: not the setting's fault.
 					return nodeErr(addr, "CONFIG SET "+k, e)
 				}
-				errs = append(errs, fmt.Errorf("setting %q cannot be changed at runtime on %s (%v): set it in the nodes' configuration files and restart them, or remove it from config", k, addr, redacted(e)))
+				errs = append(errs, fmt.Errorf("setting %q cannot be changed at runtime on %s (%v): set it in the nodes' configuration files and restart them, or remove it from config", k, addr, e))
 			}
 		}
 		return errs.Err()
@@ -252,7 +252,7 @@ func SetSettings(ctx context.Context, pool *Pool, addr string, settings map[stri
 	if rw != nil && len(errs) == 0 {
 		if err := rw.Err(); err != nil {
 			errs = append(errs, &NodeError{Addr: addr, Kind: ErrOther, Op: "CONFIG REWRITE",
-				Err: fmt.Errorf("%v: the settings are applied but not saved to the node's config file, so a restart loses them; make the file writable by redis-server and apply again", redacted(err))})
+				Err: fmt.Errorf("%v: the settings are applied but not saved to the node's config file, so a restart loses them; make the file writable by redis-server and apply again", err)})
 		}
 	}
 	return errs.Err()

@@ -1,16 +1,9 @@
 package cluster
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"syscall"
 )
 
 // ErrorKind classifies why a node could not be used.
@@ -50,9 +43,9 @@ func (k ErrorKind) String() string {
 
 // NodeError is a failure tied to one node address. Its message never
 // contains credentials: go-redis errors do not echo AUTH arguments, and
-// every password a Pool was configured with is redacted from the wrapped
-// error (Redis echoes the arguments of some commands it refuses, for
-// example "unknown command ..., with args beginning with: ...").
+// every error a Pool's client returns has the pool's Secrets redacted
+// (Redis echoes the arguments of some commands it refuses, for example
+// "unknown command ..., with args beginning with: ...").
 type NodeError struct {
 	Addr string
 	Kind ErrorKind
@@ -65,7 +58,7 @@ func (e *NodeError) Error() string {
 	if e.Op != "" {
 		op = e.Op + ": "
 	}
-	return redactSecrets(fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err))
+	return fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err)
 }
 
 func (e *NodeError) Unwrap() error { return e.Err }
@@ -96,47 +89,7 @@ func nodeErr(addr, op string, err error) error {
 	if errors.As(err, &ne) {
 		return err
 	}
-	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: redacted(err)}
-}
-
-// classify tells why a command failed. TLS failures come first and are
-// never "unreachable": a node that answered the TCP connect but refused
-// the handshake or the certificate is misconfigured, not down, and a plan
-// must not proceed on stale state because of it.
-func classify(err error) ErrorKind {
-	msg := err.Error()
-	var tlsErr *TLSError
-	var certErr *tls.CertificateVerificationError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalidCert x509.CertificateInvalidError
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	var permErr *PermissionError
-	switch {
-	case errors.As(err, &tlsErr), errors.As(err, &certErr), errors.As(err, &unknownAuth),
-		errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &recErr),
-		errors.As(err, &alert),
-		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
-		return ErrTLS
-	case errors.As(err, &permErr), strings.HasPrefix(msg, "NOPERM"), strings.Contains(msg, ": NOPERM"):
-		return ErrPermission
-	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
-		strings.Contains(msg, ": WRONGPASS"), strings.Contains(msg, ": NOAUTH"),
-		strings.Contains(msg, "invalid password"),
-		strings.Contains(msg, "invalid username-password"):
-		return ErrAuth
-	case strings.Contains(msg, "cluster support disabled"):
-		return ErrNotCluster
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "no such host") {
-		return ErrUnreachable
-	}
-	return ErrOther
+	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: err}
 }
 
 // IsUnreachable tells whether err says a node did not answer.
@@ -210,51 +163,6 @@ func (e *PermissionError) Error() string {
 		e.User, strings.Join(what, " or "), e.Reply, e.User, strings.Join(grant, " "))
 }
 
-// Secrets registered by NewPool; every NodeError redacts them.
-var (
-	secretsMu sync.RWMutex
-	secrets   = map[string]bool{}
-)
-
-// registerSecret makes every NodeError redact s from now on.
-func registerSecret(s string) {
-	if s == "" {
-		return
-	}
-	secretsMu.Lock()
-	secrets[s] = true
-	secretsMu.Unlock()
-}
-
-// redactSecrets replaces every registered secret in s with "***".
-func redactSecrets(s string) string {
-	secretsMu.RLock()
-	defer secretsMu.RUnlock()
-	for secret := range secrets {
-		s = strings.ReplaceAll(s, secret, "***")
-	}
-	return s
-}
-
-// redactedError has the text of an error with every secret redacted, and
-// unwraps to the original (for classification with errors.As).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redacted returns err, or a redacted copy when its text holds a secret.
-func redacted(err error) error {
-	msg := err.Error()
-	if r := redactSecrets(msg); r != msg {
-		return &redactedError{msg: r, err: err}
-	}
-	return err
-}
-
 // KeysHeldError: a leaving master holds keys that no master staying in the
 // cluster can take, and discarding them was not allowed. Nothing was
 // changed on the node.
@@ -271,15 +179,21 @@ func (e *KeysHeldError) Error() string {
 		"to discard them, set force_destroy = true on its resource, apply, then destroy", e.Addr, e.Keys, e.Slots)
 }
 
-// isUnknownNode tells whether a CLUSTER command failed because the node ID
-// it names is not known (already forgotten, or not heard of yet).
-func isUnknownNode(err error) bool {
-	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
+// NoSeedError: none of the seeds of a lookup answered; Errs says why, one
+// line per seed.
+type NoSeedError struct {
+	Seeds int
+	Errs  Errors
 }
 
-// targetDown tells whether a MIGRATE failed because its target answered
-// CLUSTERDOWN: a master that just joined, or that briefly counts a peer as
-// failing, refuses keys until it reports cluster_state:ok again.
-func targetDown(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "CLUSTERDOWN")
+func (e *NoSeedError) Error() string {
+	return fmt.Sprintf("none of the %d seeds answered:\n%v", e.Seeds, e.Errs)
+}
+
+func (e *NoSeedError) Unwrap() error { return e.Errs }
+
+// IsNoSeed tells whether err says that none of the seeds answered.
+func IsNoSeed(err error) bool {
+	var ns *NoSeedError
+	return errors.As(err, &ns)
 }

@@ -505,7 +505,7 @@ func (r *aclUserResource) Read(ctx context.Context, req resource.ReadRequest, re
 	name := state.Name.ValueString()
 	members, err := cluster.ClusterMembers(ctx, r.data.pool, seeds)
 	if err != nil {
-		if cluster.IsUnreachable(err) || strings.HasPrefix(err.Error(), "none of the") {
+		if cluster.IsUnreachable(err) || cluster.IsNoSeed(err) {
 			resp.Diagnostics.AddWarning("ACL User Not Read", r.data.redact(err)+"\nThe state keeps what was last read.")
 			return
 		}
