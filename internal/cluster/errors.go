@@ -164,8 +164,9 @@ func (e *PermissionError) Error() string {
 }
 
 // KeysHeldError: a leaving master holds keys that no master staying in the
-// cluster can take, and discarding them was not allowed. Nothing was
-// changed on the node.
+// cluster can take, and discarding them was not allowed (NodeSpec's
+// ForceDestroy). Nothing was changed on the node. To keep the keys, keep a
+// master that stays and give it these slots; to discard them, allow it.
 type KeysHeldError struct {
 	Addr  string
 	Keys  int64
@@ -174,9 +175,7 @@ type KeysHeldError struct {
 
 func (e *KeysHeldError) Error() string {
 	return fmt.Sprintf("node %s holds %d keys in slots %s, and no master stays in the cluster to take them "+
-		"(the other masters are leaving in this run too, or none is left). It was left as it is, keys and membership kept. "+
-		"To keep the keys, keep a master that stays and declare these slots on it; "+
-		"to discard them, set force_destroy = true on its resource, apply, then destroy", e.Addr, e.Keys, e.Slots)
+		"(the other masters are leaving in this run too, or none is left). It was left as it is, keys and membership kept", e.Addr, e.Keys, e.Slots)
 }
 
 // NoSeedError: none of the seeds of a lookup answered; Errs says why, one
