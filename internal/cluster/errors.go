@@ -196,3 +196,24 @@ func IsNoSeed(err error) bool {
 	var ns *NoSeedError
 	return errors.As(err, &ns)
 }
+
+// ForeignSlotsError: a node no shard declares serves slots; declare it, or
+// move its slots away first.
+type ForeignSlotsError struct {
+	ID    string
+	Slots SlotSet
+}
+
+func (e *ForeignSlotsError) Error() string {
+	return fmt.Sprintf("slots %s are served by node %s, which no shard declares: declare it, or move its slots away first", e.Slots, e.ID)
+}
+
+// UnreadableError: the cluster cannot be reset while some of its nodes
+// cannot be read; Errs says why, one line per node.
+type UnreadableError struct{ Errs Errors }
+
+func (e *UnreadableError) Error() string {
+	return "cannot reset the cluster while some nodes cannot be read; bring them back, or stop managing them, first:\n" + e.Errs.Error()
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Errs }

@@ -10,8 +10,8 @@ import (
 // attribute it is in, as users saw it before the texts moved here.
 func TestShardProblem(t *testing.T) {
 	d := cluster.Desired{Shards: []cluster.Shard{
-		{Master: "127.0.0.1:7000", Slots: cluster.NewSlotSet(cluster.SlotRange{0, 9000})},
-		{Master: "127.0.0.1:7001", Replicas: []string{"127.0.0.1:7000", "nohost"}, Slots: cluster.NewSlotSet(cluster.SlotRange{8000, 16000})},
+		{Master: "127.0.0.1:7000", Slots: cluster.NewSlotSet(cluster.SlotRange{Start: 0, End: 9000})},
+		{Master: "127.0.0.1:7001", Replicas: []string{"127.0.0.1:7000", "nohost"}, Slots: cluster.NewSlotSet(cluster.SlotRange{Start: 8000, End: 16000})},
 	}}
 	es, ok := d.Validate().(cluster.Errors)
 	if !ok || len(es) != 4 {

@@ -521,9 +521,7 @@ func (r *clusterNodeResource) Delete(ctx context.Context, req resource.DeleteReq
 	if err := r.data.executor().LeaveNode(ctx, spec); err != nil {
 		var held *cluster.KeysHeldError
 		if errors.As(err, &held) {
-			resp.Diagnostics.AddError("Cluster Node Holds Keys", r.data.redact(err)+". "+
-				"To keep the keys, keep a master that stays and declare these slots on it; "+
-				"to discard them, set force_destroy = true on its resource, apply, then destroy.")
+			resp.Diagnostics.AddError("Cluster Node Holds Keys", r.data.redact(err)+".")
 			return
 		}
 		var ne *cluster.NodeError
