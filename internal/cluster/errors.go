@@ -63,17 +63,18 @@ func (e *NodeError) Error() string {
 
 func (e *NodeError) Unwrap() error { return e.Err }
 
-// Remedy is a one-line hint on what the user can do about the error.
+// Remedy is a one-line hint on what the user can do about the error, in
+// Redis's terms (the provider words it in its settings').
 func (e *NodeError) Remedy() string {
 	switch e.Kind {
 	case ErrUnreachable:
-		return "check that redis-server runs at this address and that it is reachable from where Terraform runs (dial_timeout bounds each attempt)"
+		return "check that redis-server runs at this address and that it is reachable from here (the dial timeout bounds each attempt)"
 	case ErrAuth:
-		return "check the provider's username and password (or REDIS_USERNAME / REDIS_PASSWORD) against the node's requirepass or ACL user"
+		return "check the username and password against the node's requirepass or ACL user"
 	case ErrTLS:
-		return "check the provider's tls settings (ca_cert, cert, key, server_name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
+		return "check the TLS settings (CA certificate, client certificate and key, server name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
 	case ErrPermission:
-		return "grant the provider's ACL user the commands it needs (see the ACL section of the provider documentation) with ACL SETUSER, or use a user that has them"
+		return "grant the ACL user the commands it needs with ACL SETUSER, or use a user that has them"
 	case ErrNotCluster:
 		return "start the node with cluster-enabled yes (and a cluster-config-file) before adding it to a cluster"
 	}

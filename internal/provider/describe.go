@@ -45,8 +45,47 @@ func attributeText(e error) string {
 			"to discard them, set force_destroy = true on its resource, apply, then destroy"
 	case *cluster.ForeignSlotsError:
 		return fmt.Sprintf("slots %s are served by node %s, which no shard declares: declare it in shards, or move its slots away first", e.Slots, e.ID)
+	case *cluster.ProblemsError:
+		var b strings.Builder
+		for i, p := range e.Problems {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fix := p.Remedy
+			if r := settingRemedy(p.Kind); r != "" {
+				fix = strings.ToUpper(r[:1]) + r[1:] + "."
+			}
+			fmt.Fprintf(&b, "- %s: %s. %s", p.Addr, p.What, fix)
+		}
+		return b.String()
 	case *cluster.UnreadableError:
 		return "cannot reset the cluster while some nodes cannot be read; bring them back, or remove them from shards first:\n" + e.Errs.Error()
+	}
+	return ""
+}
+
+// remedy is what the user can do about a node's failure, in the
+// provider's settings where one remedies it.
+func remedy(ne *cluster.NodeError) string {
+	if r := settingRemedy(ne.Kind); r != "" {
+		return r
+	}
+	return ne.Remedy()
+}
+
+// settingRemedy words the remedy of a kind of failure in the provider's
+// settings; "" for the kinds no setting remedies (internal/cluster's
+// NodeError.Remedy says what to do then).
+func settingRemedy(kind cluster.ErrorKind) string {
+	switch kind {
+	case cluster.ErrUnreachable:
+		return "check that redis-server runs at this address and that it is reachable from where Terraform runs (dial_timeout bounds each attempt)"
+	case cluster.ErrAuth:
+		return "check the provider's username and password (or REDIS_USERNAME / REDIS_PASSWORD) against the node's requirepass or ACL user"
+	case cluster.ErrTLS:
+		return "check the provider's tls settings (ca_cert, cert, key, server_name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
+	case cluster.ErrPermission:
+		return "grant the provider's ACL user the commands it needs (see the ACL section of the provider documentation) with ACL SETUSER, or use a user that has them"
 	}
 	return ""
 }

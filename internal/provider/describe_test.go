@@ -36,3 +36,28 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeProblems: a precheck's problems name the provider's
+// settings in the remedy of a node that could not be read, as before.
+func TestDescribeProblems(t *testing.T) {
+	d := cluster.Desired{Shards: []cluster.Shard{{Master: "127.0.0.1:7000"}, {Master: "127.0.0.1:7001"}}}
+	obs := &cluster.Observed{Nodes: map[string]*cluster.NodeState{
+		"127.0.0.1:7000": {Addr: "127.0.0.1:7000", Err: &cluster.NodeError{Addr: "127.0.0.1:7000", Kind: cluster.ErrUnreachable, Op: "CLUSTER NODES", Err: errors.New("EOF")}},
+		"127.0.0.1:7001": {Addr: "127.0.0.1:7001", Err: &cluster.NodeError{Addr: "127.0.0.1:7001", Kind: cluster.ErrNotCluster, Err: errors.New("ERR This instance has cluster support disabled")}},
+	}}
+	err := cluster.CheckJoinable(d, obs, nil)
+	want := "- 127.0.0.1:7000: unreachable (CLUSTER NODES): EOF. Check that redis-server runs at this address and that it is reachable from where Terraform runs (dial_timeout bounds each attempt).\n" +
+		"- 127.0.0.1:7001: cluster mode disabled: ERR This instance has cluster support disabled. Start the node with cluster-enabled yes (and a cluster-config-file) before adding it to a cluster."
+	if got := describe(err); got != want {
+		t.Fatalf("describe:\n got %q\nwant %q", got, want)
+	}
+	for kind, want := range map[cluster.ErrorKind]string{
+		cluster.ErrAuth:       "check the provider's username and password (or REDIS_USERNAME / REDIS_PASSWORD) against the node's requirepass or ACL user",
+		cluster.ErrOther:      "see the node's log for details",
+		cluster.ErrPermission: "grant the provider's ACL user the commands it needs (see the ACL section of the provider documentation) with ACL SETUSER, or use a user that has them",
+	} {
+		if got := remedy(&cluster.NodeError{Kind: kind}); got != want {
+			t.Errorf("remedy(%v) = %q, want %q", kind, got, want)
+		}
+	}
+}

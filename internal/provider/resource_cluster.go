@@ -451,7 +451,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	obs, err := cluster.Precheck(ctx, r.data.pool, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Nodes Cannot Form The Cluster",
-			"Every node was checked before any change, and nothing was changed. Problems:\n"+err.Error())
+			"Every node was checked before any change, and nothing was changed. Problems:\n"+r.data.redact(err))
 		return
 	}
 	obs, err = r.data.executor().Apply(ctx, desired, obs)
@@ -578,7 +578,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	obs := cluster.ObserveWith(ctx, r.data.pool, desired.Observed(), cluster.ObserveOptions{Views: true, Config: desired.ConfigKeys()})
 	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
 		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
-			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())
+			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+r.data.redact(err))
 			return
 		}
 	}
@@ -685,7 +685,7 @@ func (r *clusterResource) fillFromObservation(ctx context.Context, m *clusterMod
 func remedyOf(err error) string {
 	var ne *cluster.NodeError
 	if errors.As(err, &ne) {
-		return "Remedy: " + ne.Remedy() + "."
+		return "Remedy: " + remedy(ne) + "."
 	}
 	return ""
 }
