@@ -58,6 +58,15 @@ func attributeText(e error) string {
 			fmt.Fprintf(&b, "- %s: %s. %s", p.Addr, p.What, fix)
 		}
 		return b.String()
+	case *cluster.SettingError:
+		if e.Problem == cluster.SettingCredential {
+			where := e.Where
+			if where == "" {
+				where = "the provider's password and ACL users"
+			}
+			return fmt.Sprintf("setting %q holds a credential: config values are stored in the Terraform state in plain text; set it through %s instead", e.Setting, where)
+		}
+		return e.Text("config")
 	case *cluster.UnreadableError:
 		return "cannot reset the cluster while some nodes cannot be read; bring them back, or remove them from shards first:\n" + e.Errs.Error()
 	}

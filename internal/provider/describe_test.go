@@ -61,3 +61,27 @@ func TestDescribeProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeSettings: the problems of declared settings name the config
+// attribute and the provider's credentials, as before.
+func TestDescribeSettings(t *testing.T) {
+	names := cluster.CheckSettingNames(map[string]string{"requirepass": "x", "masterauth": "y", "Bad*": "z"})
+	_, unknown := cluster.SettingsDrift("n:1", map[string]string{"b": "1"}, nil)
+	stored := &cluster.NodeError{Addr: "n:1", Op: "CONFIG SET save", Err: &cluster.SettingError{Setting: "save", Problem: cluster.SettingStoredAs, Node: "n:1", Value: "60 1", Stored: "60 1 300 10"}}
+	runtime := &cluster.SettingError{Setting: "daemonize", Problem: cluster.SettingNotRuntime, Node: "n:1", Err: errors.New("ERR CONFIG SET failed")}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{names, "- setting \"Bad*\" is not a setting name: use the lower-case name CONFIG GET knows (letters, digits and dashes, no patterns), e.g. \"cluster-node-timeout\"\n" +
+			"- setting \"masterauth\" holds a credential: config values are stored in the Terraform state in plain text; set it through the nodes' own configuration files instead\n" +
+			"- setting \"requirepass\" holds a credential: config values are stored in the Terraform state in plain text; set it through the provider's password and ACL users instead"},
+		{unknown, "- node n:1 does not know setting \"b\" (CONFIG GET returns nothing): remove it from config, or upgrade the node"},
+		{stored, "node n:1: CONFIG SET save: command failed: the node stores \"60 1\" as \"60 1 300 10\": declare save = \"60 1 300 10\" in config (values are compared in the form CONFIG GET returns)"},
+		{runtime, "setting \"daemonize\" cannot be changed at runtime on n:1 (ERR CONFIG SET failed): set it in the nodes' configuration files and restart them, or remove it from config"},
+	} {
+		if got := describe(c.err); got != c.want {
+			t.Errorf("describe:\n got %q\nwant %q", got, c.want)
+		}
+	}
+}

@@ -164,7 +164,7 @@ func (r *clusterResource) ValidateConfig(ctx context.Context, req resource.Valid
 	validateShards(shards, &resp.Diagnostics)
 	if cfg, known, _ := configFrom(ctx, m.Config); known {
 		if err := cluster.CheckSettingNames(cfg); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", describe(err))
 		}
 	}
 }
