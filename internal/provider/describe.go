@@ -67,6 +67,20 @@ func attributeText(e error) string {
 			return fmt.Sprintf("setting %q holds a credential: config values are stored in the Terraform state in plain text; set it through %s instead", e.Setting, where)
 		}
 		return e.Text("config")
+	case *cluster.RuleError:
+		why := e.Why
+		switch e.Password {
+		case cluster.RulePassword:
+			why = "sets or removes a password in clear text (it starts with '>' or '<'); the value is not shown. " +
+				"Rules are stored in state: set the password with password_wo (and password_wo_version), or its SHA-256 with password_hashes"
+		case cluster.RuleHash:
+			why = "sets or removes a password hash (it starts with '#' or '!'); the value is not shown. Put SHA-256 hashes in password_hashes instead"
+		case cluster.RuleNopass:
+			why = "lets the user in without a password, and a password is set too (password_wo or password_hashes): keep one of them"
+		}
+		return e.Text(fmt.Sprintf("rules[%d]", e.Index), why)
+	case *cluster.PartitionError:
+		return e.Text("failback is set")
 	case *cluster.UnreadableError:
 		return "cannot reset the cluster while some nodes cannot be read; bring them back, or remove them from shards first:\n" + e.Errs.Error()
 	}

@@ -3,7 +3,9 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tfredis/terraform-provider-redis/internal/cluster"
 )
@@ -83,5 +85,28 @@ func TestDescribeSettings(t *testing.T) {
 		if got := describe(c.err); got != c.want {
 			t.Errorf("describe:\n got %q\nwant %q", got, c.want)
 		}
+	}
+}
+
+// TestDescribeRulesAndPartition: refused ACL rules name rules[i] and the
+// password attributes; a partition names failback; as before.
+func TestDescribeRulesAndPartition(t *testing.T) {
+	rules := cluster.ValidateACLRules([]string{">Secret-1", "#" + strings.Repeat("ab", 32), "nopass", ""}, true)
+	want := "- rules[0] sets or removes a password in clear text (it starts with '>' or '<'); the value is not shown. " +
+		"Rules are stored in state: set the password with password_wo (and password_wo_version), or its SHA-256 with password_hashes\n" +
+		"- rules[1] sets or removes a password hash (it starts with '#' or '!'); the value is not shown. Put SHA-256 hashes in password_hashes instead\n" +
+		"- rules[2] \"nopass\" lets the user in without a password, and a password is set too (password_wo or password_hashes): keep one of them\n" +
+		"- rules[3] is empty"
+	if got := describe(rules); got != want {
+		t.Errorf("rules:\n got %q\nwant %q", got, want)
+	}
+	refused := &cluster.RuleError{Index: 2, Rule: "+@bogus", Node: "n:1 (redis 7.0.15)", Why: "Unknown command or category name in ACL"}
+	if got := describe(refused); got != `rules[2] "+@bogus" is refused by node n:1 (redis 7.0.15): Unknown command or category name in ACL` {
+		t.Errorf("refused: %q", got)
+	}
+	pe := &cluster.PartitionError{Split: &cluster.Split{CutOff: []string{"n:1"}}, Waited: time.Second}
+	if got := describe(pe); !strings.Contains(got, "node n:1 is cut off from the majority of the cluster (still so after 1s)") ||
+		!strings.HasSuffix(got, "apply then converges, failing back if failback is set).") {
+		t.Errorf("partition: %q", got)
 	}
 }
