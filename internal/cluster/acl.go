@@ -101,7 +101,7 @@ func ValidateACLName(name string) error {
 	return nil
 }
 
-// ValidateACLHash checks a password_hashes entry: 64 hex digits.
+// ValidateACLHash checks a password hash: 64 hex digits.
 func ValidateACLHash(h string) error {
 	if !hashRe.MatchString(h) {
 		return errors.New("not a SHA-256 hash: want 64 hexadecimal digits (for example the output of `printf %s \"$PASSWORD\" | sha256sum`); the value is not shown")
@@ -153,7 +153,7 @@ func (e *RuleError) Text(ref, why string) string {
 // ValidateACLRules checks rules without asking a node: no empty rule, no
 // rule with spaces outside a selector (ACL SETUSER takes one rule per
 // argument), no password in a rule (the rules are stored in state and
-// shown in plans: passwords go in password_wo or password_hashes), and no
+// shown in plans: passwords are given apart), and no
 // nopass together with a password. It never quotes a rule that looks like
 // a password.
 func ValidateACLRules(rules []string, withPassword bool) error {

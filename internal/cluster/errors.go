@@ -126,9 +126,31 @@ func (es Errors) Err() error {
 // rejecting the client certificate under TLS 1.3 resets the connection at
 // the first command), or TLS on one side only. Hint says what it means.
 type TLSError struct {
-	Hint string
-	Err  error
+	Cause TLSCause
+	Hint  string
+	Err   error
 }
+
+// TLSCause tells which TLS misconfiguration a TLSError found.
+type TLSCause int
+
+const (
+	// TLSFailed: the handshake failed otherwise.
+	TLSFailed TLSCause = iota
+	// TLSNeeded: the node speaks TLS, and TLS is not configured.
+	TLSNeeded
+	// TLSNotServed: TLS is configured, and the node answers plain RESP.
+	TLSNotServed
+	// TLSCertMissing: the node asks for a client certificate in the
+	// handshake, and none is configured.
+	TLSCertMissing
+	// TLSCertMissingClosed: the same, found when the node closed the
+	// connection after the handshake (TLS 1.3).
+	TLSCertMissingClosed
+	// TLSCertRejected: the node closed the connection after the
+	// handshake, most likely rejecting the client certificate.
+	TLSCertRejected
+)
 
 func (e *TLSError) Error() string {
 	if e.Err == nil {

@@ -349,7 +349,7 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 		if p.cfg.TLS == nil {
 			return &firstReplyConn{Conn: raw, socket: raw, explainFirst: func(err error) error {
 				if p.speaksTLS(addr) {
-					return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
+					return &TLSError{Cause: TLSNeeded, Hint: "the node speaks TLS on this port: connect with TLS", Err: err}
 				}
 				return nil
 			}}, nil
@@ -376,9 +376,9 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 		}
 		return &firstReplyConn{Conn: conn, socket: raw, explainFirst: func(err error) error {
 			if certRequested {
-				return &TLSError{Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+				return &TLSError{Cause: TLSCertMissingClosed, Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and none is configured", Err: err}
 			}
-			return &TLSError{Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)", Err: err}
+			return &TLSError{Cause: TLSCertRejected, Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts it)", Err: err}
 		}}, nil
 	}
 }
@@ -388,7 +388,7 @@ func (p *Pool) handshakeError(ctx context.Context, addr string, err error, certR
 	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 	if timeout {
 		if p.speaksPlainRESP(context.WithoutCancel(ctx), addr) {
-			return &TLSError{Hint: "the node answers plain RESP on this port, not TLS: the provider's tls block is set, but the node serves no tls-port here", Err: err}
+			return &TLSError{Cause: TLSNotServed, Hint: "the node answers plain RESP on this port, not TLS: TLS is configured, but the node serves no tls-port here", Err: err}
 		}
 		return err // no answer: unreachable (a stopped node hangs the handshake too)
 	}
@@ -397,7 +397,7 @@ func (p *Pool) handshakeError(ctx context.Context, addr string, err error, certR
 		return err // crypto/tls says it all, and classify knows it
 	}
 	if certRequested {
-		return &TLSError{Hint: "TLS handshake failed: the node asks for a client certificate and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+		return &TLSError{Cause: TLSCertMissing, Hint: "TLS handshake failed: the node asks for a client certificate and none is configured", Err: err}
 	}
 	return &TLSError{Hint: "TLS handshake failed", Err: err}
 }

@@ -81,6 +81,18 @@ func attributeText(e error) string {
 		return e.Text(fmt.Sprintf("rules[%d]", e.Index), why)
 	case *cluster.PartitionError:
 		return e.Text("failback is set")
+	case *cluster.TLSError:
+		hint := map[cluster.TLSCause]string{
+			cluster.TLSNeeded:            "the node speaks TLS on this port: set the provider's tls block",
+			cluster.TLSNotServed:         "the node answers plain RESP on this port, not TLS: the provider's tls block is set, but the node serves no tls-port here",
+			cluster.TLSCertMissing:       "TLS handshake failed: the node asks for a client certificate and the provider's tls block has none (set tls.cert and tls.key)",
+			cluster.TLSCertMissingClosed: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)",
+			cluster.TLSCertRejected:      "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)",
+		}[e.Cause]
+		if hint == "" {
+			return ""
+		}
+		return strings.Replace(e.Error(), e.Hint, hint, 1)
 	case *cluster.UnreadableError:
 		return "cannot reset the cluster while some nodes cannot be read; bring them back, or remove them from shards first:\n" + e.Errs.Error()
 	}

@@ -110,3 +110,15 @@ func TestDescribeRulesAndPartition(t *testing.T) {
 		t.Errorf("partition: %q", got)
 	}
 }
+
+// TestDescribeTLS: TLS misconfigurations name the provider's tls block.
+func TestDescribeTLS(t *testing.T) {
+	ne := &cluster.NodeError{Addr: "n:1", Kind: cluster.ErrTLS, Err: &cluster.TLSError{Cause: cluster.TLSNeeded, Hint: "the node speaks TLS on this port: connect with TLS", Err: errors.New("EOF")}}
+	if got, want := describe(ne), "node n:1: TLS failure: the node speaks TLS on this port: set the provider's tls block (EOF)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	other := &cluster.TLSError{Hint: "TLS handshake failed", Err: errors.New("x")}
+	if got := describe(other); got != "TLS handshake failed (x)" {
+		t.Errorf("got %q", got)
+	}
+}
