@@ -137,10 +137,10 @@ func (p Position) String() string {
 	if p.Shard == AllShards {
 		shard = "the shards"
 	}
-	switch {
-	case p.Member == SlotsOf:
+	switch p.Member {
+	case SlotsOf:
 		return shard + " slots"
-	case p.Member == 0:
+	case 0:
 		return shard + " master"
 	}
 	return fmt.Sprintf("%s replica %d", shard, p.Member-1)

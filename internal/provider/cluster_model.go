@@ -212,10 +212,10 @@ func shardAttr(p cluster.Position) string {
 	if p.Shard == cluster.AllShards {
 		shard = "shards[*]"
 	}
-	switch {
-	case p.Member == cluster.SlotsOf:
+	switch p.Member {
+	case cluster.SlotsOf:
 		return shard + ".slots"
-	case p.Member == 0:
+	case 0:
 		return shard + ".master"
 	}
 	return fmt.Sprintf("%s.replicas[%d]", shard, p.Member-1)
