@@ -96,8 +96,11 @@ func isLoading(err error) bool { return redis.IsLoadingError(err) }
 // isPermission: "NOPERM this user has no permissions to run the
 // 'cluster|meet' command" (Redis 6.0-7.0), "NOPERM User u has no
 // permissions to run the 'cluster|meet' command" (Redis 7.2+, Valkey),
-// and the key forms of isKeyPermission.
-func isPermission(err error) bool { return redis.IsPermissionError(err) }
+// and the key forms of isKeyPermission; also relayed by MIGRATE from its
+// target (see relayedHasPrefix).
+func isPermission(err error) bool {
+	return redis.IsPermissionError(err) || relayedHasPrefix(err, "NOPERM ")
+}
 
 // isKeyPermission: a NOPERM about keys rather than the command: "NOPERM
 // this user has no permissions to access one of the keys used as
@@ -111,9 +114,11 @@ func isKeyPermission(err error) bool {
 // isAuth: the node refused the credentials. "WRONGPASS invalid
 // username-password pair or user is disabled." and "NOAUTH Authentication
 // required." (Redis 6+, Valkey; go-redis types both), and "ERR invalid
-// password" (AUTH on Redis before 6.0).
+// password" (AUTH on Redis before 6.0); also relayed by MIGRATE from its
+// target.
 func isAuth(err error) bool {
-	return redis.IsAuthError(err) || replyHasPrefix(err, "invalid password")
+	return redis.IsAuthError(err) || replyHasPrefix(err, "invalid password") ||
+		relayedHasPrefix(err, "WRONGPASS ") || relayedHasPrefix(err, "NOAUTH ") || relayedHasPrefix(err, "invalid password")
 }
 
 // isClusterDisabled: "ERR This instance has cluster support disabled", to
@@ -193,19 +198,25 @@ func isNoReplicas(err error) bool { return redis.IsNoReplicasError(err) }
 // target: "ERR Target instance replied with error: CLUSTERDOWN The cluster
 // is down" (a master that just joined, or briefly counts a peer failing).
 func isClusterDown(err error) bool {
-	return redis.IsClusterDownError(err) || isMigrateTargetError(err, "CLUSTERDOWN")
+	return redis.IsClusterDownError(err) || relayedHasPrefix(err, "CLUSTERDOWN ")
 }
 
 // isMigrateBusyKey: MIGRATE without REPLACE of a key the target already
 // has, relayed by the source: "ERR Target instance replied with error:
 // BUSYKEY Target key name already exists.".
-func isMigrateBusyKey(err error) bool { return isMigrateTargetError(err, "BUSYKEY") }
+func isMigrateBusyKey(err error) bool { return relayedHasPrefix(err, "BUSYKEY ") }
 
-// isMigrateTargetError tells whether a MIGRATE failed because its target
-// answered an error with the given code ("ERR Target instance replied with
-// error: CODE ...").
-func isMigrateTargetError(err error, code string) bool {
-	return replyHasPrefix(err, "Target instance replied with error: "+code)
+// relayedHasPrefix tells whether err is a MIGRATE that failed because its
+// target answered a reply starting with prefix (after "ERR "): the source
+// relays it as "ERR Target instance replied with error: <reply>" (Redis,
+// Valkey).
+func relayedHasPrefix(err error, prefix string) bool {
+	const relay = "Target instance replied with error: "
+	msg, ok := replyText(err)
+	if !ok || !strings.HasPrefix(msg, relay) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimPrefix(msg[len(relay):], "ERR "), prefix)
 }
 
 // isResetWithKeys: "ERR CLUSTER RESET can't be called with master nodes

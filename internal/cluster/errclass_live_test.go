@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func TestErrClassLive(t *testing.T) {
 		"isStillHoldsKeys":     do(m1, "CLUSTER", "SETSLOT", 0, "NODE", ids[1]),
 		"isResetWithKeys":      do(m1, "CLUSTER", "RESET"),
 		"isMigrateBusyKey":     do(m1, "MIGRATE", m2.IP(), m2.Port(), key, 0, 5000, "AUTH", m2.Password()),
+		"isAuth/relayed":       do(m1, "MIGRATE", m2.IP(), m2.Port(), key, 0, 5000, "AUTH", "wrong"),
 		"isPermission":         do(m1, "ACL", "SETUSER", "probe", "on", "nopass", "-@all", "+acl|whoami"),
 	}
 	plain := redistest.Start(t, 1, redistest.Options{ClusterEnabled: redistest.Bool(false)})[0]
@@ -71,13 +73,15 @@ func TestErrClassLive(t *testing.T) {
 	cases["isAuth"] = cluster.WrapNodeErr(m1.Addr(), wrong.Ping(ctx).Err())
 
 	byName := cluster.ErrClass
-	for name, err := range cases {
+	for key, err := range cases {
+		name, _, _ := strings.Cut(key, "/")
+		t.Logf("%s: %v", key, err)
 		if err == nil {
 			t.Errorf("%s: the command succeeded; want its refusal", name)
 			continue
 		}
 		if !byName[name](err) {
-			t.Errorf("%s(%v) = false, want true", name, err)
+			t.Errorf("%s(%v) = false, want true", key, err)
 		}
 		for other, is := range byName {
 			// A key NOPERM is a NOPERM too.

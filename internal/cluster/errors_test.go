@@ -24,6 +24,8 @@ func TestClassify(t *testing.T) {
 		{io.EOF, ErrUnreachable},
 		{reply("ERR This instance has cluster support disabled"), ErrNotCluster},
 		{reply("ERR invalid password"), ErrAuth},
+		{reply("ERR Target instance replied with error: WRONGPASS invalid username-password pair or user is disabled."), ErrAuth},
+		{reply("ERR Target instance replied with error: NOPERM User u has no permissions to run the 'restore-asking' command"), ErrPermission},
 		{errors.New("x509: certificate signed by unknown authority"), ErrTLS},
 		{errors.New("dial tcp: lookup nohost: no such host"), ErrUnreachable},
 		{reply("ERR Slot 1 is already busy"), ErrOther},
