@@ -101,7 +101,7 @@ func ValidateACLName(name string) error {
 	return nil
 }
 
-// ValidateACLHash checks a password_hashes entry: 64 hex digits.
+// ValidateACLHash checks a password hash: 64 hex digits.
 func ValidateACLHash(h string) error {
 	if !hashRe.MatchString(h) {
 		return errors.New("not a SHA-256 hash: want 64 hexadecimal digits (for example the output of `printf %s \"$PASSWORD\" | sha256sum`); the value is not shown")
@@ -116,23 +116,44 @@ type RuleError struct {
 	Rule  string // "" when it must not be shown (it holds a password)
 	Node  string // the node that refused it, "" when refused before any was asked
 	Why   string
+	// Password tells that the rule sets a password (RulePassword,
+	// RuleHash) or lets the user in without one while a password is set
+	// (RuleNopass); RuleOther for any other problem.
+	Password RuleProblem
 }
 
-func (e *RuleError) Error() string {
-	rule := fmt.Sprintf("rules[%d]", e.Index)
+// RuleProblem is the password problem of a rule.
+type RuleProblem int
+
+const (
+	RuleOther RuleProblem = iota
+	// RulePassword: the rule sets or removes a password in clear text.
+	RulePassword
+	// RuleHash: the rule sets or removes a password hash.
+	RuleHash
+	// RuleNopass: nopass, while a password is set too.
+	RuleNopass
+)
+
+func (e *RuleError) Error() string { return e.Text(fmt.Sprintf("rule %d", e.Index), e.Why) }
+
+// Text says what is wrong, calling the rule ref and giving why as the
+// reason (the provider names its attribute, and where passwords go).
+func (e *RuleError) Text(ref, why string) string {
+	rule := ref
 	if e.Rule != "" {
 		rule += fmt.Sprintf(" %q", e.Rule)
 	}
 	if e.Node != "" {
-		return fmt.Sprintf("%s is refused by node %s: %s", rule, e.Node, e.Why)
+		return fmt.Sprintf("%s is refused by node %s: %s", rule, e.Node, why)
 	}
-	return fmt.Sprintf("%s %s", rule, e.Why)
+	return fmt.Sprintf("%s %s", rule, why)
 }
 
 // ValidateACLRules checks rules without asking a node: no empty rule, no
 // rule with spaces outside a selector (ACL SETUSER takes one rule per
 // argument), no password in a rule (the rules are stored in state and
-// shown in plans: passwords go in password_wo or password_hashes), and no
+// shown in plans: passwords are given apart), and no
 // nopass together with a password. It never quotes a rule that looks like
 // a password.
 func ValidateACLRules(rules []string, withPassword bool) error {
@@ -143,16 +164,16 @@ func ValidateACLRules(rules []string, withPassword bool) error {
 		case t == "":
 			errs = append(errs, &RuleError{Index: i, Why: "is empty"})
 		case strings.HasPrefix(t, ">") || strings.HasPrefix(t, "<"):
-			errs = append(errs, &RuleError{Index: i, Why: "sets or removes a password in clear text (it starts with '>' or '<'); the value is not shown. " +
-				"Rules are stored in state: set the password with password_wo (and password_wo_version), or its SHA-256 with password_hashes"})
+			errs = append(errs, &RuleError{Index: i, Password: RulePassword, Why: "sets or removes a password in clear text (it starts with '>' or '<'); the value is not shown. " +
+				"Rules are stored in plain text: give the password, or its SHA-256 hash, apart from the rules"})
 		case strings.HasPrefix(t, "#") || strings.HasPrefix(t, "!"):
-			errs = append(errs, &RuleError{Index: i, Why: "sets or removes a password hash (it starts with '#' or '!'); the value is not shown. Put SHA-256 hashes in password_hashes instead"})
+			errs = append(errs, &RuleError{Index: i, Password: RuleHash, Why: "sets or removes a password hash (it starts with '#' or '!'); the value is not shown. Give SHA-256 hashes apart from the rules instead"})
 		case t != r:
 			errs = append(errs, &RuleError{Index: i, Rule: r, Why: "has leading or trailing spaces: remove them"})
 		case !strings.HasPrefix(t, "(") && strings.ContainsAny(t, " \t\n"):
 			errs = append(errs, &RuleError{Index: i, Rule: r, Why: "holds several words: ACL takes one rule per list element (split it, e.g. [\"~app:*\", \"+get\"]); only a selector \"(...)\" may hold spaces"})
 		case strings.EqualFold(t, "nopass") && withPassword:
-			errs = append(errs, &RuleError{Index: i, Rule: r, Why: "lets the user in without a password, and a password is set too (password_wo or password_hashes): keep one of them"})
+			errs = append(errs, &RuleError{Index: i, Rule: r, Password: RuleNopass, Why: "lets the user in without a password, and a password or hash is set too: keep one of them"})
 		}
 	}
 	return errs.Err()
@@ -216,7 +237,7 @@ func ClusterMembers(ctx context.Context, pool *Pool, seeds []string) ([]string, 
 		return nil, errs
 	}
 	if len(members) == 0 {
-		return nil, fmt.Errorf("none of the %d seeds answered:\n%w", len(seeds), dead)
+		return nil, &NoSeedError{Seeds: len(seeds), Errs: dead}
 	}
 	for _, s := range seeds {
 		for _, l := range obs.Node(s).Known() {
@@ -460,7 +481,7 @@ func checkRulesOn(ctx context.Context, pool *Pool, addr, version string, rules [
 	if err == nil {
 		return nil
 	}
-	if !isRedisError(err) || strings.HasPrefix(err.Error(), "NOPERM") {
+	if !isRedisError(err) || isPermission(err) {
 		return nodeErr(addr, "ACL SETUSER (checking the rules)", err)
 	}
 	msg := strings.TrimPrefix(err.Error(), "ERR ")
@@ -491,7 +512,7 @@ func checkRulesOn(ctx context.Context, pool *Pool, addr, version string, rules [
 // node that failed. Nodes that could not be read are skipped: the caller
 // decides about them.
 func SetACLUser(ctx context.Context, pool *Pool, nodes map[string]*ACLNode, u ACLUser) (volatile []string, err error) {
-	registerSecret(u.Password)
+	pool.secrets.Add(u.Password)
 	args := []any{"ACL", "SETUSER", u.Name, "reset"}
 	for _, r := range u.Rules {
 		args = append(args, r)

@@ -23,12 +23,12 @@ func TestValidateACLRules(t *testing.T) {
 	}{
 		{rules: []string{"on", "~app:*", "+@read", "(~x +get)", "%R~y"}},
 		{rules: []string{"nopass", "on"}},
-		{rules: []string{"on", "nopass"}, pw: true, want: `rules[1] "nopass" lets the user in without a password`},
-		{rules: []string{"on", ">Secret-1"}, want: "rules[1] sets or removes a password in clear text", hidden: "Secret-1"},
-		{rules: []string{"<Secret-2"}, want: "rules[0] sets or removes a password", hidden: "Secret-2"},
-		{rules: []string{"#" + strings.Repeat("ab", 32)}, want: "rules[0] sets or removes a password hash", hidden: "abab"},
-		{rules: []string{"on", "~app:* +get"}, want: `rules[1] "~app:* +get" holds several words`},
-		{rules: []string{""}, want: "rules[0] is empty"},
+		{rules: []string{"on", "nopass"}, pw: true, want: `rule 1 "nopass" lets the user in without a password`},
+		{rules: []string{"on", ">Secret-1"}, want: "rule 1 sets or removes a password in clear text", hidden: "Secret-1"},
+		{rules: []string{"<Secret-2"}, want: "rule 0 sets or removes a password", hidden: "Secret-2"},
+		{rules: []string{"#" + strings.Repeat("ab", 32)}, want: "rule 0 sets or removes a password hash", hidden: "abab"},
+		{rules: []string{"on", "~app:* +get"}, want: `rule 1 "~app:* +get" holds several words`},
+		{rules: []string{""}, want: "rule 0 is empty"},
 		{rules: []string{" on"}, want: "leading or trailing spaces"},
 	} {
 		err := cluster.ValidateACLRules(tc.rules, tc.pw)
@@ -163,7 +163,7 @@ func TestACLUserOnCluster(t *testing.T) {
 	// A rule the server refuses: named, and nothing is left behind.
 	err = cluster.CheckACLRules(ctx, pool, read, []string{"on", "~app:*", "+@bogus"})
 	var re *cluster.RuleError
-	if !errors.As(err, &re) || re.Index != 2 || !strings.Contains(err.Error(), `rules[2] "+@bogus" is refused by node`) ||
+	if !errors.As(err, &re) || re.Index != 2 || !strings.Contains(err.Error(), `rule 2 "+@bogus" is refused by node`) ||
 		!strings.Contains(err.Error(), "Unknown command or category") {
 		t.Fatalf("a bogus rule: %v", err)
 	}

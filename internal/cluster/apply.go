@@ -297,7 +297,7 @@ func repairs(d Desired, o *Observed) (what string, forgetOnly bool) {
 // loading tells whether a node answered LOADING (still reading its data).
 func loading(obs *Observed) bool {
 	for _, n := range obs.Nodes {
-		if n.Err != nil && strings.Contains(n.Err.Error(), "LOADING") {
+		if isLoading(n.Err) {
 			return true
 		}
 	}
@@ -466,7 +466,7 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 				e.debug(ctx, "announce failed", map[string]any{"address": addr, "target": s.Target, "error": err.Error()})
 				continue
 			}
-			if s.Kind == StepAddSlots && strings.Contains(err.Error(), "already busy") {
+			if s.Kind == StepAddSlots && isSlotBusy(err) {
 				// The node learned an owner for the slot since the plan
 				// was made (gossip): plan again from a fresh read.
 				return &replanError{why: fmt.Sprintf("%s: %s: %v", addr, s, err)}
@@ -536,9 +536,9 @@ func (e *Executor) replicate(ctx context.Context, s Step) error {
 			return nil
 		}
 		msg := err.Error()
-		retry := isUnknownNode(err) || strings.Contains(msg, "only replicate a master")
+		retry := isUnknownNode(err) || isReplicateNotMaster(err)
 		if !retry {
-			if strings.Contains(msg, "must be empty") {
+			if isReplicateNotEmpty(err) {
 				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER REPLICATE",
 					Err: fmt.Errorf("%v: the node holds keys or slots; empty it (FLUSHALL) or move its slots before it can replicate %s", err, s.Target)}
 			}
@@ -593,7 +593,7 @@ func (e *Executor) failover(ctx context.Context, s Step) error {
 			// promotes this replica by itself after cluster-node-timeout,
 			// so wait for that rather than FORCE over a master that may be
 			// healthy a moment later.
-			if !strings.Contains(err.Error(), "Master is down or failed") {
+			if !isFailoverMasterDown(err) {
 				return nodeErr(s.Addr, "CLUSTER FAILOVER", err)
 			}
 			e.info(ctx, "acting master is failing; waiting for the cluster's own failover", map[string]any{"address": s.Addr})

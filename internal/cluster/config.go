@@ -18,12 +18,66 @@ import (
 // secretSettings hold credentials: their values would sit in the state in
 // plain text, and CONFIG GET would read the live secret into it.
 var secretSettings = map[string]string{
-	"requirepass":              "the provider's password and ACL users",
+	"requirepass":              "",
 	"masterauth":               "the nodes' own configuration files",
 	"masteruser":               "the nodes' own configuration files",
 	"tls-key-file-pass":        "the nodes' own configuration files",
 	"tls-client-key-file-pass": "the nodes' own configuration files",
 }
+
+// SettingProblem says why a declared setting cannot be applied.
+type SettingProblem int
+
+const (
+	// SettingCredential: the setting holds a credential (Where says how to
+	// set it instead: "" for the password the cluster is managed with and
+	// its ACL users).
+	SettingCredential SettingProblem = iota
+	// SettingBadName: not a setting name CONFIG GET knows the form of.
+	SettingBadName
+	// SettingNotRuntime: the node refuses CONFIG SET of it (Err).
+	SettingNotRuntime
+	// SettingUnknown: the node does not know it.
+	SettingUnknown
+	// SettingStoredAs: the node stores the value in another form (Stored).
+	SettingStoredAs
+)
+
+// SettingError is a declared setting that cannot be applied as declared.
+type SettingError struct {
+	Setting string
+	Problem SettingProblem
+	Node    string // the node that refused it; "" when none was asked
+	Where   string // SettingCredential: where to set it instead
+	Value   string // SettingStoredAs: the value declared
+	Stored  string // SettingStoredAs: the form the node stores it in
+	Err     error  // SettingNotRuntime: the node's refusal
+}
+
+func (e *SettingError) Error() string {
+	return e.Text("the declared settings")
+}
+
+// Text says what is wrong, calling the declared settings declared (the
+// provider names its attribute).
+func (e *SettingError) Text(declared string) string {
+	switch e.Problem {
+	case SettingCredential:
+		if e.Where == "" {
+			return fmt.Sprintf("setting %q holds a credential: declared settings are stored in plain text; set it through the password the cluster is managed with and its ACL users instead", e.Setting)
+		}
+		return fmt.Sprintf("setting %q holds a credential: declared settings are stored in plain text; set it through %s instead", e.Setting, e.Where)
+	case SettingBadName:
+		return fmt.Sprintf("setting %q is not a setting name: use the lower-case name CONFIG GET knows (letters, digits and dashes, no patterns), e.g. \"cluster-node-timeout\"", e.Setting)
+	case SettingNotRuntime:
+		return fmt.Sprintf("setting %q cannot be changed at runtime on %s (%v): set it in the nodes' configuration files and restart them, or remove it from %s", e.Setting, e.Node, e.Err, declared)
+	case SettingUnknown:
+		return fmt.Sprintf("node %s does not know setting %q (CONFIG GET returns nothing): remove it from %s, or upgrade the node", e.Node, e.Setting, declared)
+	}
+	return fmt.Sprintf("the node stores %q as %q: declare %s = %q in %s (values are compared in the form CONFIG GET returns)", e.Value, e.Stored, e.Setting, e.Stored, declared)
+}
+
+func (e *SettingError) Unwrap() error { return e.Err }
 
 var settingName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
@@ -34,11 +88,11 @@ func CheckSettingNames(cfg map[string]string) error {
 	var errs Errors
 	for _, k := range sortedKeys(cfg) {
 		if where, ok := secretSettings[k]; ok {
-			errs = append(errs, fmt.Errorf("setting %q holds a credential: config values are stored in the Terraform state in plain text; set it through %s instead", k, where))
+			errs = append(errs, &SettingError{Setting: k, Problem: SettingCredential, Where: where})
 			continue
 		}
 		if !settingName.MatchString(k) {
-			errs = append(errs, fmt.Errorf("setting %q is not a setting name: use the lower-case name CONFIG GET knows (letters, digits and dashes, no patterns), e.g. \"cluster-node-timeout\"", k))
+			errs = append(errs, &SettingError{Setting: k, Problem: SettingBadName})
 		}
 	}
 	return errs.Err()
@@ -93,7 +147,7 @@ func ValidateSettings(ctx context.Context, pool *Pool, addrs []string, cfg map[s
 					// Unreachable, refused by ACL or TLS: not the setting's fault.
 					return nodeErr(addr, "CONFIG SET "+k, e)
 				}
-				errs = append(errs, fmt.Errorf("setting %q cannot be changed at runtime on %s (%v): set it in the nodes' configuration files and restart them, or remove it from config", k, addr, redacted(e)))
+				errs = append(errs, &SettingError{Setting: k, Problem: SettingNotRuntime, Node: addr, Err: e})
 			}
 		}
 		return errs.Err()
@@ -140,7 +194,7 @@ func SettingsDrift(addr string, cfg, read map[string]string) (map[string]string,
 		v, ok := read[k]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("node %s does not know setting %q (CONFIG GET returns nothing): remove it from config, or upgrade the node", addr, k))
+			errs = append(errs, &SettingError{Setting: k, Problem: SettingUnknown, Node: addr})
 		case v != cfg[k]:
 			diff[k] = cfg[k]
 		}
@@ -246,13 +300,13 @@ func SetSettings(ctx context.Context, pool *Pool, addr string, settings map[stri
 		}
 		if got := gets[i].Val()[k]; got != settings[k] {
 			errs = append(errs, &NodeError{Addr: addr, Kind: ErrOther, Op: "CONFIG SET " + k,
-				Err: fmt.Errorf("the node stores %q as %q: declare %s = %q in config (values are compared in the form CONFIG GET returns)", settings[k], got, k, got)})
+				Err: &SettingError{Setting: k, Problem: SettingStoredAs, Node: addr, Value: settings[k], Stored: got}})
 		}
 	}
 	if rw != nil && len(errs) == 0 {
 		if err := rw.Err(); err != nil {
 			errs = append(errs, &NodeError{Addr: addr, Kind: ErrOther, Op: "CONFIG REWRITE",
-				Err: fmt.Errorf("%v: the settings are applied but not saved to the node's config file, so a restart loses them; make the file writable by redis-server and apply again", redacted(err))})
+				Err: fmt.Errorf("%v: the settings are applied but not saved to the node's config file, so a restart loses them; make the file writable by redis-server and apply again", err)})
 		}
 	}
 	return errs.Err()

@@ -35,7 +35,7 @@ func (e *Executor) Destroy(ctx context.Context, addrs []string, force bool) erro
 		errs = append(errs, n.Err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("cannot reset the cluster while some nodes cannot be read; bring them back, or remove them from shards first:\n%w", errs)
+		return &UnreadableError{Errs: errs}
 	}
 	keys := map[string]int64{}
 	var masters, replicas []string

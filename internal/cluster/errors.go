@@ -1,16 +1,9 @@
 package cluster
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"syscall"
 )
 
 // ErrorKind classifies why a node could not be used.
@@ -50,9 +43,9 @@ func (k ErrorKind) String() string {
 
 // NodeError is a failure tied to one node address. Its message never
 // contains credentials: go-redis errors do not echo AUTH arguments, and
-// every password a Pool was configured with is redacted from the wrapped
-// error (Redis echoes the arguments of some commands it refuses, for
-// example "unknown command ..., with args beginning with: ...").
+// every error a Pool's client returns has the pool's Secrets redacted
+// (Redis echoes the arguments of some commands it refuses, for example
+// "unknown command ..., with args beginning with: ...").
 type NodeError struct {
 	Addr string
 	Kind ErrorKind
@@ -65,22 +58,23 @@ func (e *NodeError) Error() string {
 	if e.Op != "" {
 		op = e.Op + ": "
 	}
-	return redactSecrets(fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err))
+	return fmt.Sprintf("node %s: %s%s: %v", e.Addr, op, e.Kind, e.Err)
 }
 
 func (e *NodeError) Unwrap() error { return e.Err }
 
-// Remedy is a one-line hint on what the user can do about the error.
+// Remedy is a one-line hint on what the user can do about the error, in
+// Redis's terms (the provider words it in its settings').
 func (e *NodeError) Remedy() string {
 	switch e.Kind {
 	case ErrUnreachable:
-		return "check that redis-server runs at this address and that it is reachable from where Terraform runs (dial_timeout bounds each attempt)"
+		return "check that redis-server runs at this address and that it is reachable from here (the dial timeout bounds each attempt)"
 	case ErrAuth:
-		return "check the provider's username and password (or REDIS_USERNAME / REDIS_PASSWORD) against the node's requirepass or ACL user"
+		return "check the username and password against the node's requirepass or ACL user"
 	case ErrTLS:
-		return "check the provider's tls settings (ca_cert, cert, key, server_name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
+		return "check the TLS settings (CA certificate, client certificate and key, server name) against the node's tls-port, tls-cert-file, tls-ca-cert-file and tls-auth-clients"
 	case ErrPermission:
-		return "grant the provider's ACL user the commands it needs (see the ACL section of the provider documentation) with ACL SETUSER, or use a user that has them"
+		return "grant the ACL user the commands it needs with ACL SETUSER, or use a user that has them"
 	case ErrNotCluster:
 		return "start the node with cluster-enabled yes (and a cluster-config-file) before adding it to a cluster"
 	}
@@ -96,47 +90,7 @@ func nodeErr(addr, op string, err error) error {
 	if errors.As(err, &ne) {
 		return err
 	}
-	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: redacted(err)}
-}
-
-// classify tells why a command failed. TLS failures come first and are
-// never "unreachable": a node that answered the TCP connect but refused
-// the handshake or the certificate is misconfigured, not down, and a plan
-// must not proceed on stale state because of it.
-func classify(err error) ErrorKind {
-	msg := err.Error()
-	var tlsErr *TLSError
-	var certErr *tls.CertificateVerificationError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalidCert x509.CertificateInvalidError
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	var permErr *PermissionError
-	switch {
-	case errors.As(err, &tlsErr), errors.As(err, &certErr), errors.As(err, &unknownAuth),
-		errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &recErr),
-		errors.As(err, &alert),
-		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
-		return ErrTLS
-	case errors.As(err, &permErr), strings.HasPrefix(msg, "NOPERM"), strings.Contains(msg, ": NOPERM"):
-		return ErrPermission
-	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
-		strings.Contains(msg, ": WRONGPASS"), strings.Contains(msg, ": NOAUTH"),
-		strings.Contains(msg, "invalid password"),
-		strings.Contains(msg, "invalid username-password"):
-		return ErrAuth
-	case strings.Contains(msg, "cluster support disabled"):
-		return ErrNotCluster
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "no such host") {
-		return ErrUnreachable
-	}
-	return ErrOther
+	return &NodeError{Addr: addr, Kind: classify(err), Op: op, Err: err}
 }
 
 // IsUnreachable tells whether err says a node did not answer.
@@ -172,9 +126,31 @@ func (es Errors) Err() error {
 // rejecting the client certificate under TLS 1.3 resets the connection at
 // the first command), or TLS on one side only. Hint says what it means.
 type TLSError struct {
-	Hint string
-	Err  error
+	Cause TLSCause
+	Hint  string
+	Err   error
 }
+
+// TLSCause tells which TLS misconfiguration a TLSError found.
+type TLSCause int
+
+const (
+	// TLSFailed: the handshake failed otherwise.
+	TLSFailed TLSCause = iota
+	// TLSNeeded: the node speaks TLS, and TLS is not configured.
+	TLSNeeded
+	// TLSNotServed: TLS is configured, and the node answers plain RESP.
+	TLSNotServed
+	// TLSCertMissing: the node asks for a client certificate in the
+	// handshake, and none is configured.
+	TLSCertMissing
+	// TLSCertMissingClosed: the same, found when the node closed the
+	// connection after the handshake (TLS 1.3).
+	TLSCertMissingClosed
+	// TLSCertRejected: the node closed the connection after the
+	// handshake, most likely rejecting the client certificate.
+	TLSCertRejected
+)
 
 func (e *TLSError) Error() string {
 	if e.Err == nil {
@@ -210,54 +186,10 @@ func (e *PermissionError) Error() string {
 		e.User, strings.Join(what, " or "), e.Reply, e.User, strings.Join(grant, " "))
 }
 
-// Secrets registered by NewPool; every NodeError redacts them.
-var (
-	secretsMu sync.RWMutex
-	secrets   = map[string]bool{}
-)
-
-// registerSecret makes every NodeError redact s from now on.
-func registerSecret(s string) {
-	if s == "" {
-		return
-	}
-	secretsMu.Lock()
-	secrets[s] = true
-	secretsMu.Unlock()
-}
-
-// redactSecrets replaces every registered secret in s with "***".
-func redactSecrets(s string) string {
-	secretsMu.RLock()
-	defer secretsMu.RUnlock()
-	for secret := range secrets {
-		s = strings.ReplaceAll(s, secret, "***")
-	}
-	return s
-}
-
-// redactedError has the text of an error with every secret redacted, and
-// unwraps to the original (for classification with errors.As).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redacted returns err, or a redacted copy when its text holds a secret.
-func redacted(err error) error {
-	msg := err.Error()
-	if r := redactSecrets(msg); r != msg {
-		return &redactedError{msg: r, err: err}
-	}
-	return err
-}
-
 // KeysHeldError: a leaving master holds keys that no master staying in the
-// cluster can take, and discarding them was not allowed. Nothing was
-// changed on the node.
+// cluster can take, and discarding them was not allowed (NodeSpec's
+// ForceDestroy). Nothing was changed on the node. To keep the keys, keep a
+// master that stays and give it these slots; to discard them, allow it.
 type KeysHeldError struct {
 	Addr  string
 	Keys  int64
@@ -266,20 +198,45 @@ type KeysHeldError struct {
 
 func (e *KeysHeldError) Error() string {
 	return fmt.Sprintf("node %s holds %d keys in slots %s, and no master stays in the cluster to take them "+
-		"(the other masters are leaving in this run too, or none is left). It was left as it is, keys and membership kept. "+
-		"To keep the keys, keep a master that stays and declare these slots on it; "+
-		"to discard them, set force_destroy = true on its resource, apply, then destroy", e.Addr, e.Keys, e.Slots)
+		"(the other masters are leaving in this run too, or none is left). It was left as it is, keys and membership kept", e.Addr, e.Keys, e.Slots)
 }
 
-// isUnknownNode tells whether a CLUSTER command failed because the node ID
-// it names is not known (already forgotten, or not heard of yet).
-func isUnknownNode(err error) bool {
-	return err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown node")
+// NoSeedError: none of the seeds of a lookup answered; Errs says why, one
+// line per seed.
+type NoSeedError struct {
+	Seeds int
+	Errs  Errors
 }
 
-// targetDown tells whether a MIGRATE failed because its target answered
-// CLUSTERDOWN: a master that just joined, or that briefly counts a peer as
-// failing, refuses keys until it reports cluster_state:ok again.
-func targetDown(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "CLUSTERDOWN")
+func (e *NoSeedError) Error() string {
+	return fmt.Sprintf("none of the %d seeds answered:\n%v", e.Seeds, e.Errs)
 }
+
+func (e *NoSeedError) Unwrap() error { return e.Errs }
+
+// IsNoSeed tells whether err says that none of the seeds answered.
+func IsNoSeed(err error) bool {
+	var ns *NoSeedError
+	return errors.As(err, &ns)
+}
+
+// ForeignSlotsError: a node no shard declares serves slots; declare it, or
+// move its slots away first.
+type ForeignSlotsError struct {
+	ID    string
+	Slots SlotSet
+}
+
+func (e *ForeignSlotsError) Error() string {
+	return fmt.Sprintf("slots %s are served by node %s, which no shard declares: declare it, or move its slots away first", e.Slots, e.ID)
+}
+
+// UnreadableError: the cluster cannot be reset while some of its nodes
+// cannot be read; Errs says why, one line per node.
+type UnreadableError struct{ Errs Errors }
+
+func (e *UnreadableError) Error() string {
+	return "cannot reset the cluster while some nodes cannot be read; bring them back, or stop managing them, first:\n" + e.Errs.Error()
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Errs }

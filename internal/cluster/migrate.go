@@ -76,7 +76,7 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from, owner string, slot
 			cmd = p.Do(ctx, args...)
 			return nil
 		})
-		if err := cmd.Err(); err != nil && asking && strings.Contains(err.Error(), "BUSYKEY") {
+		if err := cmd.Err(); err != nil && asking && isMigrateBusyKey(err) {
 			dropped, derr := e.dropShadowed(ctx, from, owner, keys)
 			if derr != nil {
 				return moved, derr
@@ -85,7 +85,7 @@ func (e *Executor) migrateSlotKeys(ctx context.Context, from, owner string, slot
 				continue
 			}
 		}
-		if err := cmd.Err(); targetDown(err) && down < maxTargetDown {
+		if err := cmd.Err(); isClusterDown(err) && down < maxTargetDown {
 			down++
 			e.info(ctx, "the slot's owner refused keys with CLUSTERDOWN; waiting until it reports cluster_state:ok", map[string]any{"address": owner, "from": from, "attempt": down})
 			if err := e.waitClusterOK(ctx, from, owner); err != nil {
@@ -338,7 +338,7 @@ func setSlotsNode(ctx context.Context, c *redis.Client, slots []int, id string) 
 	var left []int
 	for i, err := range pipeSetSlot(ctx, c, slots, "NODE", id) {
 		if err != nil {
-			if strings.Contains(err.Error(), "still hold keys") {
+			if isStillHoldsKeys(err) {
 				left = append(left, slots[i])
 				continue
 			}
@@ -382,16 +382,7 @@ func (e *Executor) isReplica(ctx context.Context, addr string) bool {
 // before it replicates anything, so none of these answers leaves a key
 // behind; the final readiness wait checks that every node sees the owner.
 func sourceGaveUp(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := err.Error()
-	for _, s := range []string{"only with masters", "only with primaries", "UNBLOCKED", "NOREPLICAS"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return isSetSlotNotMaster(err) || isUnblocked(err) || isNoReplicas(err)
 }
 
 // drainSlots moves every key of the given slots from a node to ip:port:
@@ -447,7 +438,7 @@ func (e *Executor) drainSlots(ctx context.Context, from, to string, slots []int,
 		pending = pending[:0:0]
 		wait := false
 		for _, b := range batches {
-			if err := b.cmd.Err(); targetDown(err) && down < maxTargetDown {
+			if err := b.cmd.Err(); isClusterDown(err) && down < maxTargetDown {
 				wait = true
 				pending = append(pending, b.slot)
 				continue

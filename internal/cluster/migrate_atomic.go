@@ -379,7 +379,7 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 	if err != nil {
 		var rerr redis.Error
 		if errors.As(err, &rerr) {
-			return slots, &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", m.statusName(), redactSecrets(err.Error()))}
+			return slots, &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", m.statusName(), err.Error())}
 		}
 		return slots, nodeErr(m.coord, m.statusName(), err)
 	}
@@ -459,7 +459,7 @@ func (e *Executor) startAtomic(ctx context.Context, m atomicMove, slots SlotSet)
 	if err != nil {
 		var rerr redis.Error
 		if errors.As(err, &rerr) {
-			return "", &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", op, redactSecrets(err.Error()))}
+			return "", &atomicRefused{addr: m.coord, reason: fmt.Sprintf("%s: %s", op, err.Error())}
 		}
 		return "", nodeErr(m.coord, op, err)
 	}

@@ -278,7 +278,11 @@ type PartitionError struct {
 	Waited time.Duration
 }
 
-func (e *PartitionError) Error() string {
+func (e *PartitionError) Error() string { return e.Text("asked to") }
+
+// Text says what happened and what to do, saying when apply fails back
+// with failback (the provider names its attribute).
+func (e *PartitionError) Text(failback string) string {
 	what := "nodes " + strings.Join(e.Split.CutOff, ", ") + " are cut off from the majority of the cluster"
 	if len(e.Split.CutOff) == 1 {
 		what = "node " + e.Split.CutOff[0] + " is cut off from the majority of the cluster"
@@ -287,6 +291,6 @@ func (e *PartitionError) Error() string {
 		what = "Terraform reaches no node that sees a majority of the masters"
 	}
 	return fmt.Sprintf("%s (still so after %s); apply changed nothing on the minority side and stopped.\n%s\n"+
-		"Run terraform apply again once they rejoin (when their links heal, Redis makes a cut-off master a replica of the node that took its slots; apply then converges, failing back if failback is set).",
+		"Run terraform apply again once they rejoin (when their links heal, Redis makes a cut-off master a replica of the node that took its slots; apply then converges, failing back if "+failback+").",
 		what, e.Waited.Round(time.Millisecond), e.Split.Describe())
 }

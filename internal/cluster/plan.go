@@ -204,7 +204,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	}
 	var errs Errors
 	for _, id := range sortedKeys(foreign) {
-		errs = append(errs, fmt.Errorf("slots %s are served by node %s, which no shard declares: declare it in shards, or move its slots away first", foreign[id], id))
+		errs = append(errs, &ForeignSlotsError{ID: id, Slots: foreign[id]})
 	}
 	if len(errs) > 0 {
 		return nil, errs

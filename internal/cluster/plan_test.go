@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -384,9 +385,26 @@ func TestDesiredValidate(t *testing.T) {
 	d.Shards[1].Replicas = []string{"10.0.0.11:6379"}
 	d.Shards[2].Slots = NewSlotSet(SlotRange{10923, 16000})
 	err := d.Validate()
-	if err == nil || !strings.Contains(err.Error(), "shards[1].replicas[0]: address 10.0.0.11:6379 is already used by shards[0].master") ||
-		!strings.Contains(err.Error(), "slots 16001-16383 are assigned to no shard") {
+	if err == nil || !strings.Contains(err.Error(), "shard 1 replica 0: address 10.0.0.11:6379 is already used by shard 0 master") ||
+		!strings.Contains(err.Error(), "the shards slots: slots 16001-16383 are assigned to no shard") {
 		t.Fatalf("got %v", err)
+	}
+	var es Errors
+	var dup, missing *ShardError
+	if !errors.As(err, &es) || len(es) != 2 || !errors.As(es[0], &dup) || !errors.As(es[1], &missing) ||
+		dup.At != (Position{1, 1}) || *dup.Dup != (Position{0, 0}) || missing.At != (Position{AllShards, SlotsOf}) {
+		t.Fatalf("positions: %#v", err)
+	}
+	d.Shards[1].Replicas = []string{"10.0.0.11"}
+	d.Shards[2].Slots = NewSlotSet(SlotRange{10000, 16383})
+	err = d.Validate()
+	var bad, twice *ShardError
+	if !errors.As(err, &es) || len(es) != 2 || !errors.As(es[0], &bad) || !errors.As(es[1], &twice) ||
+		bad.At != (Position{1, 1}) || bad.Err == nil || twice.At != (Position{2, SlotsOf}) || twice.Twice.Len() != 923 {
+		t.Fatalf("got %v", err)
+	}
+	if err := (Desired{}).Validate(); !errors.Is(err, ErrNoShards) {
+		t.Fatalf("no shards: %v", err)
 	}
 }
 

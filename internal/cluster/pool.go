@@ -47,7 +47,9 @@ const DefaultDialTimeout = 2 * time.Second
 // first read of the node, naming it and the commands, before anything was
 // changed.
 type Pool struct {
-	cfg     PoolConfig
+	cfg PoolConfig
+	// secrets are redacted from every error the pool's clients return.
+	secrets *Secrets
 	mu      sync.Mutex
 	clients map[string]*redis.Client
 	checked map[string]bool // address -> AccessManage passed
@@ -58,8 +60,9 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	registerSecret(cfg.Credentials.Password)
-	return &Pool{cfg: cfg, clients: map[string]*redis.Client{}, checked: map[string]bool{}}
+	secrets := NewSecrets()
+	secrets.Add(cfg.Credentials.Password)
+	return &Pool{cfg: cfg, secrets: secrets, clients: map[string]*redis.Client{}, checked: map[string]bool{}}
 }
 
 // DialAddress is the address the pool dials for a node address, after address_map.
@@ -120,6 +123,7 @@ func (p *Pool) Client(addr string) *redis.Client {
 		PoolSize:              8,
 		MinIdleConns:          0,
 	})
+	c.AddHook(p.secrets.hook())
 	p.clients[addr] = c
 	return c
 }
@@ -231,17 +235,16 @@ func (p *Pool) probeAccess(ctx context.Context, c interface {
 		if e == nil || errors.Is(e, redis.Nil) {
 			continue
 		}
-		var rerr redis.Error
-		if !errors.As(e, &rerr) {
+		if !isRedisError(e) {
 			return e // the connection failed
 		}
-		if !strings.HasPrefix(e.Error(), "NOPERM") {
+		if !isPermission(e) {
 			continue // refused by the command itself: allowed
 		}
 		if perm == nil {
 			perm = &PermissionError{User: p.user(), Reply: e.Error()}
 		}
-		if strings.Contains(strings.ToLower(e.Error()), "key") {
+		if isKeyPermission(e) {
 			// The command is allowed, the probe's key is not: MIGRATE
 			// and RESTORE-ASKING need every key (~*).
 			perm.Keys = true
@@ -256,11 +259,6 @@ func (p *Pool) probeAccess(ctx context.Context, c interface {
 		return err
 	}
 	return nil
-}
-
-func isRedisError(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr)
 }
 
 func permissionNodeError(addr string, perm *PermissionError) *NodeError {
@@ -351,7 +349,7 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 		if p.cfg.TLS == nil {
 			return &firstReplyConn{Conn: raw, socket: raw, explainFirst: func(err error) error {
 				if p.speaksTLS(addr) {
-					return &TLSError{Hint: "the node speaks TLS on this port: set the provider's tls block", Err: err}
+					return &TLSError{Cause: TLSNeeded, Hint: "the node speaks TLS on this port: connect with TLS", Err: err}
 				}
 				return nil
 			}}, nil
@@ -378,9 +376,9 @@ func (p *Pool) dialer() func(ctx context.Context, network, addr string) (net.Con
 		}
 		return &firstReplyConn{Conn: conn, socket: raw, explainFirst: func(err error) error {
 			if certRequested {
-				return &TLSError{Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+				return &TLSError{Cause: TLSCertMissingClosed, Hint: "the node closed the connection after the TLS handshake: it requires a client certificate (tls-auth-clients) and none is configured", Err: err}
 			}
-			return &TLSError{Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts tls.cert)", Err: err}
+			return &TLSError{Cause: TLSCertRejected, Hint: "the node closed the connection after the TLS handshake: most likely it rejected the client certificate (check that its tls-ca-cert-file trusts it)", Err: err}
 		}}, nil
 	}
 }
@@ -390,7 +388,7 @@ func (p *Pool) handshakeError(ctx context.Context, addr string, err error, certR
 	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 	if timeout {
 		if p.speaksPlainRESP(context.WithoutCancel(ctx), addr) {
-			return &TLSError{Hint: "the node answers plain RESP on this port, not TLS: the provider's tls block is set, but the node serves no tls-port here", Err: err}
+			return &TLSError{Cause: TLSNotServed, Hint: "the node answers plain RESP on this port, not TLS: TLS is configured, but the node serves no tls-port here", Err: err}
 		}
 		return err // no answer: unreachable (a stopped node hangs the handshake too)
 	}
@@ -399,7 +397,7 @@ func (p *Pool) handshakeError(ctx context.Context, addr string, err error, certR
 		return err // crypto/tls says it all, and classify knows it
 	}
 	if certRequested {
-		return &TLSError{Hint: "TLS handshake failed: the node asks for a client certificate and the provider's tls block has none (set tls.cert and tls.key)", Err: err}
+		return &TLSError{Cause: TLSCertMissing, Hint: "TLS handshake failed: the node asks for a client certificate and none is configured", Err: err}
 	}
 	return &TLSError{Hint: "TLS handshake failed", Err: err}
 }
@@ -454,7 +452,7 @@ func (p *Pool) speaksTLS(addr string) bool {
 		return true
 	}
 	var alert tls.AlertError
-	return errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:")
+	return errors.As(err, &alert) || isTLSAlertText(err)
 }
 
 // firstReplyError explains err, a failure before the node's first reply,
@@ -465,7 +463,7 @@ func firstReplyError(err error, explain func() error) error {
 		return nil
 	}
 	closed := errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-	if !closed && !strings.Contains(err.Error(), "remote error: tls:") {
+	if !closed && !isTLSAlertText(err) {
 		return err
 	}
 	if e := explain(); e != nil {

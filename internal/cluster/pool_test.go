@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tfredis/terraform-provider-redis/internal/cluster"
 	"github.com/tfredis/terraform-provider-redis/internal/redistest"
 )
@@ -192,27 +194,42 @@ func TestPoolAccessCheck(t *testing.T) {
 }
 
 // TestPoolRedactsEchoedSecrets: Redis echoes the arguments of a command it
-// does not know; a node error never shows the password even then.
+// does not know; no error a pool's client returns shows the pool's
+// password or a secret added to it later (an ACL user's password) even
+// then, in a single command or a pipeline, and the redacted error is
+// still a reply; a wrong password is refused without echoing it.
 func TestPoolRedactsEchoedSecrets(t *testing.T) {
 	t.Parallel()
 	const secret = "Echo-Me-Secret-77x"
 	n := redistest.Start(t, 1, redistest.Options{})[0]
 	pool := cluster.NewPool(cluster.PoolConfig{Credentials: cluster.Credentials{Password: n.Password()}})
 	defer pool.Close()
-	// A pool with the secret as its password registers it.
-	other := cluster.NewPool(cluster.PoolConfig{Credentials: cluster.Credentials{Password: secret}})
-	defer other.Close()
+	pool.Secrets().Add(secret)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	raw := pool.Client(n.Addr()).Do(ctx, "NO-SUCH-COMMAND", secret).Err()
-	if raw == nil || !strings.Contains(raw.Error(), secret) {
+	c := pool.Client(n.Addr())
+	if raw := c.Do(ctx, "NO-SUCH-COMMAND", "visible-arg").Err(); raw == nil || !strings.Contains(raw.Error(), "visible-arg") {
 		t.Fatalf("the server no longer echoes arguments (%v): this test needs another way to provoke an echo", raw)
 	}
-	ne := &cluster.NodeError{Addr: n.Addr(), Op: "NO-SUCH-COMMAND", Err: raw}
-	if strings.Contains(ne.Error(), secret) || !strings.Contains(ne.Error(), "***") {
-		t.Fatalf("node error shows the secret: %v", ne)
+	for _, s := range []string{secret, n.Password()} {
+		var cmd *redis.Cmd
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = p.Do(ctx, "NO-SUCH-COMMAND", "x", s)
+			return nil
+		})
+		piped := cmd.Err()
+		raw := c.Do(ctx, "NO-SUCH-COMMAND", s).Err()
+		ne := &cluster.NodeError{Addr: n.Addr(), Op: "NO-SUCH-COMMAND", Err: raw}
+		for _, e := range []error{raw, piped, ne} {
+			var rerr redis.Error
+			if e == nil || strings.Contains(e.Error(), s) || !strings.Contains(e.Error(), "***") || !errors.As(e, &rerr) {
+				t.Fatalf("not redacted, or no longer a reply: %v", e)
+			}
+		}
 	}
 	// A wrong password is refused without echoing it.
+	other := cluster.NewPool(cluster.PoolConfig{Credentials: cluster.Credentials{Password: secret}})
+	defer other.Close()
 	obs := cluster.Observe(ctx, other, []string{n.Addr()}, false)
 	if e := obs.Node(n.Addr()).Err; e == nil || strings.Contains(e.Error(), secret) || !strings.Contains(e.Error(), "authentication failed") {
 		t.Fatalf("a wrong password: %v", e)

@@ -12,6 +12,9 @@ type Problem struct {
 	Addr   string
 	What   string
 	Remedy string
+	// Kind is the kind of the node's failure when it could not be read
+	// (Remedy is then its NodeError's); ErrOther otherwise.
+	Kind ErrorKind
 }
 
 // ProblemsError lists every node that failed a check; nothing was changed.
@@ -61,28 +64,29 @@ func CheckJoinable(d Desired, obs *Observed, only []string) error {
 			continue
 		}
 		if n.Err != nil {
-			what, remedy := n.Err.Error(), "See the node's log."
+			what, remedy, kind := n.Err.Error(), "See the node's log.", ErrOther
 			if ne, ok := n.Err.(*NodeError); ok {
+				kind = ne.Kind
 				what = ne.Kind.String() + ": " + ne.Err.Error()
 				if ne.Op != "" {
 					what = ne.Kind.String() + " (" + ne.Op + "): " + ne.Err.Error()
 				}
 				remedy = capitalize(ne.Remedy()) + "."
 			}
-			probs = append(probs, Problem{a, what, remedy})
+			probs = append(probs, Problem{Addr: a, What: what, Remedy: remedy, Kind: kind})
 			continue
 		}
 		if why := engineProblem(n); why != "" {
-			probs = append(probs, Problem{a, why,
-				"Upgrade the node to Redis 6.0 or later, or Valkey (any version). Nothing was changed."})
+			probs = append(probs, Problem{Addr: a, What: why,
+				Remedy: "Upgrade the node to Redis 6.0 or later, or Valkey (any version). Nothing was changed."})
 			continue
 		}
 		// Keys are a problem on a node that is not a member yet; a member
 		// of this cluster (a create resumed, a node re-joining) holds the
 		// cluster's own data.
 		if n.Keys > 0 && len(n.Known()) == 0 {
-			probs = append(probs, Problem{a, fmt.Sprintf("holds %d keys", n.Keys),
-				"A new cluster is built from empty nodes only: move the data away or FLUSHALL the node, or declare another node. Nothing was changed."})
+			probs = append(probs, Problem{Addr: a, What: fmt.Sprintf("holds %d keys", n.Keys),
+				Remedy: "A new cluster is built from empty nodes only: move the data away or FLUSHALL the node, or declare another node. Nothing was changed."})
 		}
 		var foreign []string
 		for _, l := range n.Known() {
@@ -92,8 +96,8 @@ func CheckJoinable(d Desired, obs *Observed, only []string) error {
 		}
 		if len(foreign) > 0 {
 			sort.Strings(foreign)
-			probs = append(probs, Problem{a, fmt.Sprintf("already belongs to another cluster: it knows %s, which no shard declares", strings.Join(foreign, ", ")),
-				"Remove the node from that cluster (CLUSTER FORGET on its members, then CLUSTER RESET HARD on the node), or import that cluster instead (terraform import)."})
+			probs = append(probs, Problem{Addr: a, What: fmt.Sprintf("already belongs to another cluster: it knows %s, which no shard declares", strings.Join(foreign, ", ")),
+				Remedy: "Remove the node from that cluster (CLUSTER FORGET on its members, then CLUSTER RESET HARD on the node), or import that cluster instead (terraform import)."})
 		}
 		if self := n.Self(); self != nil && !self.Slots.Empty() {
 			want := SlotSet{}
@@ -101,8 +105,8 @@ func CheckJoinable(d Desired, obs *Observed, only []string) error {
 				want = d.Shards[i].Slots
 			}
 			if extra := self.Slots.Minus(want); !extra.Empty() {
-				probs = append(probs, Problem{a, fmt.Sprintf("already serves slots %s that the configuration gives to another shard", extra),
-					"Run CLUSTER RESET HARD on the node if it holds nothing you need, or declare these slots on its shard."})
+				probs = append(probs, Problem{Addr: a, What: fmt.Sprintf("already serves slots %s that the configuration gives to another shard", extra),
+					Remedy: "Run CLUSTER RESET HARD on the node if it holds nothing you need, or declare these slots on its shard."})
 			}
 		}
 	}

@@ -42,7 +42,8 @@ type Warning struct {
 	Kind    string
 	Nodes   []string // the nodes concerned, sorted
 	Summary string   // short, Title Case
-	Detail  string   // the nodes, what can go wrong, the fix
+	Detail  string   // the nodes and what can go wrong
+	Fix     string   // what to do about it
 }
 
 // safetyMember is one cluster member as the checks see it.
@@ -170,8 +171,8 @@ func settingsDiffer(ms []safetyMember) []Warning {
 	return []Warning{{Kind: WarnSettingsDiffer, Nodes: sortedKeys(nodes), Summary: "Cluster Settings Differ Between Nodes",
 		Detail: "These settings should have one value on every node, replicas included, but differ:\n" + strings.Join(lines, "\n") +
 			"\nNodes then disagree on when a node has failed, on whether the cluster serves with slots uncovered, and on when replicas move: " +
-			"failovers happen on some nodes' terms and not others'. " +
-			"Fix: declare the value in config (for example config = { \"cluster-node-timeout\" = \"15000\" }) and apply: every node gets it."}}
+			"failovers happen on some nodes' terms and not others'.",
+		Fix: "declare one value for each of these settings and apply: every node gets it."}}
 }
 
 func noPersistence(ms []safetyMember) []Warning {
@@ -192,8 +193,8 @@ func noPersistence(ms []safetyMember) []Warning {
 	return []Warning{{Kind: WarnNoPersistence, Nodes: bad, Summary: "Master Without Persistence",
 		Detail: fmt.Sprintf("Masters with neither AOF (appendonly no) nor RDB save points (save \"\"): %s.\n", strings.Join(bad, ", ")) +
 			"If such a master restarts (crash, reboot, OOM kill, systemd restart) before a replica takes over (within cluster-node-timeout), " +
-			"it comes back empty, or with an old dump.rdb left from when it was a replica, and its replicas resync from it: every key of its slots is lost. " +
-			"Fix: enable AOF or save points (config = { \"appendonly\" = \"yes\" }), or make sure a failed master is not restarted automatically (it then rejoins as a replica after the failover)."}}
+			"it comes back empty, or with an old dump.rdb left from when it was a replica, and its replicas resync from it: every key of its slots is lost.",
+		Fix: "enable AOF or save points (appendonly yes), or make sure a failed master is not restarted automatically (it then rejoins as a replica after the failover)."}}
 }
 
 func replicasNotInSync(ms []safetyMember) []Warning {
@@ -229,8 +230,8 @@ func replicasNotInSync(ms []safetyMember) []Warning {
 	}
 	return []Warning{{Kind: WarnReplicaNotInSync, Nodes: bad, Summary: "Replica Not In Sync",
 		Detail: "These replicas are not in sync with their master:\n" + strings.Join(lines, "\n") +
-			"\nA replica whose data is not usable refuses to fail over: if the master fails now, its slots stay down, and nothing else says so. " +
-			"Fix: a first sync after a replica joins takes a few seconds (repl-diskless-sync-delay) and ends by itself; " +
+			"\nA replica whose data is not usable refuses to fail over: if the master fails now, its slots stay down, and nothing else says so.",
+		Fix: "a first sync after a replica joins takes a few seconds (repl-diskless-sync-delay) and ends by itself; " +
 			"a link that stays down needs the replica's log: masterauth, the network between the nodes, or a replication buffer too small (client-output-buffer-limit replica)."}}
 }
 
@@ -264,8 +265,8 @@ func topologyWarnings(shards []safetyShard) []Warning {
 	if len(hostLines) > 0 {
 		out = append(out, Warning{Kind: WarnSameHost, Nodes: sortedKeys(hostNodes), Summary: "Shard Members On One Host",
 			Detail: "A master and its replicas share a host (same IP):\n" + strings.Join(hostLines, "\n") +
-				"\nWhen that host fails, the master and its replicas fail together: no replica is left to take over, and the shard's slots are down. " +
-				"Fix: place each replica on another host than its master (and than the other replicas of that master)."})
+				"\nWhen that host fails, the master and its replicas fail together: no replica is left to take over, and the shard's slots are down.",
+			Fix: "place each replica on another host than its master (and than the other replicas of that master)."})
 	}
 	var lines []string
 	nodes := map[string]bool{}
@@ -291,8 +292,8 @@ func topologyWarnings(shards []safetyShard) []Warning {
 	if len(lines) > 0 {
 		out = append(out, Warning{Kind: WarnNoFailover, Nodes: sortedKeys(nodes), Summary: "No Failover Possible",
 			Detail: "The cluster cannot fail over:\n" + strings.Join(lines, "\n") +
-				"\nA failed master then keeps its slots down (and, with cluster-require-full-coverage yes, the whole cluster) until it comes back. " +
-				"Fix: run at least three masters, each with at least one replica on another host."})
+				"\nA failed master then keeps its slots down (and, with cluster-require-full-coverage yes, the whole cluster) until it comes back.",
+			Fix: "run at least three masters, each with at least one replica on another host."})
 	}
 	return out
 }
@@ -310,8 +311,8 @@ func replicaMigration(ms []safetyMember) []Warning {
 	return []Warning{{Kind: WarnReplicaMigration, Nodes: on, Summary: "Replica Migration Enabled",
 		Detail: fmt.Sprintf("cluster-allow-replica-migration is yes (the default) on %s, while the shards are declared.\n", strings.Join(on, ", ")) +
 			"When a master is left without a working replica, Redis moves a replica from a master that has more than cluster-migration-barrier of them: " +
-			"the live shards then differ from the declared ones, the next plan shows it as drift, and apply moves the replica back. " +
-			"Fix: config = { \"cluster-allow-replica-migration\" = \"no\" }, so only Terraform places replicas; or acknowledge it if you want Redis to move them."}}
+			"the live shards then differ from the declared ones, the next plan shows it as drift, and apply moves the replica back.",
+		Fix: "set cluster-allow-replica-migration to no, so that only the declared shards place replicas; or accept this warning if you want Redis to move them."}}
 }
 
 // Acknowledged tells whether kind is among acks.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -79,42 +80,100 @@ func (d Desired) ShardOf(addr string) int {
 
 // Validate checks what can be checked without talking to Redis: at least one
 // shard, well-formed unique addresses, and slots that cover 0-16383 exactly
-// once. Each problem names the shard and attribute.
+// once. It returns ErrNoShards, or Errors of *ShardError, each naming the
+// shard and member or slots at fault.
 func (d Desired) Validate() error {
 	var errs Errors
 	if len(d.Shards) == 0 {
-		return fmt.Errorf("shards: at least one shard is required")
+		return ErrNoShards
 	}
-	seen := map[string]string{}
+	seen := map[string]Position{}
 	for i, s := range d.Shards {
 		for j, a := range s.Members() {
-			where := fmt.Sprintf("shards[%d].master", i)
-			if j > 0 {
-				where = fmt.Sprintf("shards[%d].replicas[%d]", i, j-1)
-			}
+			at := Position{Shard: i, Member: j}
 			if err := ValidateAddress(a); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				errs = append(errs, &ShardError{At: at, Err: err})
 				continue
 			}
 			if prev, dup := seen[a]; dup {
-				errs = append(errs, fmt.Errorf("%s: address %s is already used by %s: each node may appear once", where, a, prev))
+				errs = append(errs, &ShardError{At: at, Addr: a, Dup: &prev})
 				continue
 			}
-			seen[a] = where
+			seen[a] = at
 		}
 	}
 	var all SlotSet
 	for i, s := range d.Shards {
 		if ov := all.Intersect(s.Slots); !ov.Empty() {
-			errs = append(errs, fmt.Errorf("shards[%d].slots: slots %s are also assigned to an earlier shard: each slot belongs to exactly one shard", i, ov))
+			errs = append(errs, &ShardError{At: Position{Shard: i, Member: SlotsOf}, Twice: ov})
 		}
 		all = all.Union(s.Slots)
 	}
 	if missing := all.Complement(); !missing.Empty() {
-		errs = append(errs, fmt.Errorf("shards[*].slots: slots %s are assigned to no shard: together the shards must cover 0-16383", missing))
+		errs = append(errs, &ShardError{At: Position{Shard: AllShards, Member: SlotsOf}, Missing: missing})
 	}
 	return errs.Err()
 }
+
+// ErrNoShards: a declaration without any shard.
+var ErrNoShards = errors.New("at least one shard is required")
+
+// Position points into a declaration: shard Shard (AllShards: every
+// shard), its member Member (0 the master, j > 0 replica j-1) or its
+// slots (SlotsOf).
+type Position struct {
+	Shard, Member int
+}
+
+const (
+	// AllShards is the Shard of a Position about the shards together.
+	AllShards = -1
+	// SlotsOf is the Member of a Position about a shard's slots.
+	SlotsOf = -1
+)
+
+func (p Position) String() string {
+	shard := fmt.Sprintf("shard %d", p.Shard)
+	if p.Shard == AllShards {
+		shard = "the shards"
+	}
+	switch p.Member {
+	case SlotsOf:
+		return shard + " slots"
+	case 0:
+		return shard + " master"
+	}
+	return fmt.Sprintf("%s replica %d", shard, p.Member-1)
+}
+
+// ShardError is one problem Validate found, at At; one of Err (the
+// address is malformed), Dup (Addr is also the member at Dup), Twice (the
+// slots are also an earlier shard's) or Missing (no shard has the slots).
+type ShardError struct {
+	At      Position
+	Err     error
+	Addr    string
+	Dup     *Position
+	Twice   SlotSet
+	Missing SlotSet
+}
+
+func (e *ShardError) Error() string { return e.At.String() + ": " + e.Reason(Position.String) }
+
+// Reason says what is wrong, naming other positions with name.
+func (e *ShardError) Reason(name func(Position) string) string {
+	switch {
+	case e.Err != nil:
+		return e.Err.Error()
+	case e.Dup != nil:
+		return fmt.Sprintf("address %s is already used by %s: each node may appear once", e.Addr, name(*e.Dup))
+	case !e.Twice.Empty():
+		return fmt.Sprintf("slots %s are also assigned to an earlier shard: each slot belongs to exactly one shard", e.Twice)
+	}
+	return fmt.Sprintf("slots %s are assigned to no shard: together the shards must cover 0-16383", e.Missing)
+}
+
+func (e *ShardError) Unwrap() error { return e.Err }
 
 // ValidateAddress checks "host:port" with a port in 1-65535.
 func ValidateAddress(a string) error {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -184,12 +185,40 @@ func validateShards(shards []shardConfig, diags *diag.Diagnostics) {
 	if err := d.Validate(); err != nil {
 		if es, ok := err.(cluster.Errors); ok {
 			for _, e := range es {
-				diags.AddAttributeError(path.Root("shards"), "Invalid Shards", e.Error())
+				diags.AddAttributeError(path.Root("shards"), "Invalid Shards", shardProblem(e))
 			}
 			return
 		}
-		diags.AddAttributeError(path.Root("shards"), "Invalid Shards", err.Error())
+		diags.AddAttributeError(path.Root("shards"), "Invalid Shards", shardProblem(err))
 	}
+}
+
+// shardProblem says what Validate found wrong, naming the attribute.
+func shardProblem(err error) string {
+	var se *cluster.ShardError
+	switch {
+	case errors.Is(err, cluster.ErrNoShards):
+		return "shards: " + err.Error()
+	case errors.As(err, &se):
+		return shardAttr(se.At) + ": " + se.Reason(shardAttr)
+	}
+	return err.Error()
+}
+
+// shardAttr names the attribute at p: shards[0].master,
+// shards[0].replicas[1], shards[0].slots, shards[*].slots.
+func shardAttr(p cluster.Position) string {
+	shard := fmt.Sprintf("shards[%d]", p.Shard)
+	if p.Shard == cluster.AllShards {
+		shard = "shards[*]"
+	}
+	switch p.Member {
+	case cluster.SlotsOf:
+		return shard + ".slots"
+	case 0:
+		return shard + ".master"
+	}
+	return fmt.Sprintf("%s.replicas[%d]", shard, p.Member-1)
 }
 
 // desiredFrom converts a planned or stored model; slots are known there.

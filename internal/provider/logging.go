@@ -55,7 +55,8 @@ func (d *providerData) executor() *cluster.Executor {
 	}
 }
 
-// redact removes the configured password from an error's text.
+// redact is an error's text for a diagnostic (see describe), without the
+// configured password.
 func (d *providerData) redact(err error) string {
-	return cluster.Redact(err.Error(), d.password)
+	return cluster.Redact(describe(err), d.password)
 }

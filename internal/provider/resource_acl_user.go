@@ -176,7 +176,7 @@ func (r *aclUserResource) ValidateConfig(ctx context.Context, req resource.Valid
 		}
 		if len(known) == len(rules) {
 			if err := cluster.ValidateACLRules(known, withPassword); err != nil {
-				resp.Diagnostics.AddAttributeError(path.Root("rules"), "Invalid ACL Rules", err.Error())
+				resp.Diagnostics.AddAttributeError(path.Root("rules"), "Invalid ACL Rules", describe(err))
 			}
 		}
 	}
@@ -353,7 +353,7 @@ func (r *aclUserResource) apply(ctx context.Context, getPlan func(context.Contex
 	u, seeds, d := aclSpec(ctx, plan, password)
 	diags.Append(d...)
 	if err := cluster.ValidateACLRules(u.Rules, password != "" || len(u.Hashes) > 0); err != nil {
-		diags.AddAttributeError(path.Root("rules"), "Invalid ACL Rules", err.Error())
+		diags.AddAttributeError(path.Root("rules"), "Invalid ACL Rules", describe(err))
 	}
 	r.checkNotSelf(u.Name, diags)
 	if diags.HasError() {
@@ -505,7 +505,7 @@ func (r *aclUserResource) Read(ctx context.Context, req resource.ReadRequest, re
 	name := state.Name.ValueString()
 	members, err := cluster.ClusterMembers(ctx, r.data.pool, seeds)
 	if err != nil {
-		if cluster.IsUnreachable(err) || strings.HasPrefix(err.Error(), "none of the") {
+		if cluster.IsUnreachable(err) || cluster.IsNoSeed(err) {
 			resp.Diagnostics.AddWarning("ACL User Not Read", r.data.redact(err)+"\nThe state keeps what was last read.")
 			return
 		}

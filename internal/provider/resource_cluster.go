@@ -164,7 +164,7 @@ func (r *clusterResource) ValidateConfig(ctx context.Context, req resource.Valid
 	validateShards(shards, &resp.Diagnostics)
 	if cfg, known, _ := configFrom(ctx, m.Config); known {
 		if err := cluster.CheckSettingNames(cfg); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", describe(err))
 		}
 	}
 }
@@ -228,21 +228,12 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("nodes"), &plannedNodes)...)
 	changing := !exists || plannedNodes.IsUnknown()
 	if !declared {
+		var history *cluster.SlotHistory
 		if exists {
-			current, orphans, same := priorSlots(out, prior, served)
-			if same {
-				for i := range out {
-					out[i].Slots = current[i]
-				}
-			} else {
-				for i, set := range cluster.Rebalance(current, orphans) {
-					out[i].Slots = set
-				}
-			}
-		} else {
-			for i, set := range cluster.EvenSplit(len(out)) {
-				out[i].Slots = set
-			}
+			history = &cluster.SlotHistory{Shards: shardsOf(prior), Served: served}
+		}
+		for i, set := range cluster.PlanSlots(out, history) {
+			out[i].Slots = set
 		}
 		list, d := shardsToList(ctx, out)
 		resp.Diagnostics.Append(d...)
@@ -430,56 +421,13 @@ func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotS
 	return out
 }
 
-// priorSlots matches each configured shard to a prior shard sharing a
-// member and returns the slots its members served (by the nodes read,
-// else the prior shard's own), the slots of prior shards no longer
-// configured (orphans), and whether the shards are the same set as before
-// with every slot served exactly once (then nothing needs to move).
-func priorSlots(out []cluster.Shard, prior []shardConfig, served map[string]cluster.SlotSet) ([]cluster.SlotSet, cluster.SlotSet, bool) {
-	current := make([]cluster.SlotSet, len(out))
-	used := make([]bool, len(prior))
-	matched := 0
-	var all, twice cluster.SlotSet
-	for i := range out {
-		for j, p := range prior {
-			if used[j] || !overlaps(out[i].Members(), p.Members()) {
-				continue
-			}
-			used[j] = true
-			matched++
-			slots := p.Slots
-			for _, m := range p.Members() {
-				slots = slots.Union(served[m])
-			}
-			twice = twice.Union(all.Intersect(slots))
-			current[i] = slots
-			all = all.Union(slots)
-			break
-		}
+// shardsOf returns the shards of a list of configured shards.
+func shardsOf(cs []shardConfig) []cluster.Shard {
+	out := make([]cluster.Shard, len(cs))
+	for i, c := range cs {
+		out[i] = c.Shard
 	}
-	var orphans cluster.SlotSet
-	for j, p := range prior {
-		if !used[j] {
-			orphans = orphans.Union(p.Slots)
-			for _, m := range p.Members() {
-				orphans = orphans.Union(served[m])
-			}
-		}
-	}
-	orphans = orphans.Minus(all)
-	same := matched == len(out) && matched == len(prior) && all.Full() && twice.Empty()
-	return current, orphans, same
-}
-
-func overlaps(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
+	return out
 }
 
 func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -503,7 +451,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	obs, err := cluster.Precheck(ctx, r.data.pool, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Nodes Cannot Form The Cluster",
-			"Every node was checked before any change, and nothing was changed. Problems:\n"+err.Error())
+			"Every node was checked before any change, and nothing was changed. Problems:\n"+r.data.redact(err))
 		return
 	}
 	obs, err = r.data.executor().Apply(ctx, desired, obs)
@@ -516,7 +464,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	tflog.Info(ctx, "cluster ready", map[string]any{"elapsed_ms": time.Since(start).Milliseconds(), "nodes": len(desired.Addrs())})
 	unpersistedWarning(cluster.Unpersisted(desired, obs), &resp.Diagnostics)
-	plan.ID = types.StringValue(slotZeroOwner(obs, desired))
+	plan.ID = types.StringValue(cluster.ClusterID(obs, desired))
 	resp.Diagnostics.Append(r.fillFromObservation(ctx, &plan, desired, obs)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
@@ -630,7 +578,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	obs := cluster.ObserveWith(ctx, r.data.pool, desired.Observed(), cluster.ObserveOptions{Views: true, Config: desired.ConfigKeys()})
 	if added := minus(desired.Addrs(), prior.Addrs()); len(added) > 0 {
 		if err := cluster.CheckJoinable(desired, obs, added); err != nil {
-			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+err.Error())
+			resp.Diagnostics.AddError("Nodes Cannot Join The Cluster", "Nothing was changed. Problems:\n"+r.data.redact(err))
 			return
 		}
 	}
@@ -698,31 +646,12 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 			fmt.Sprintf("node %s is cut off from the majority of its cluster, so its view is stale:\n%s\nImport through a node of the majority side, or once it rejoins.", addr, split.Describe()))
 		return
 	}
-	shards, err := cluster.ShardsFromView(n.View, r.data.pool.AnnouncedAddress)
+	shards, id, err := cluster.ImportShards(addr, n, r.data.pool.AnnouncedAddress)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot Import Cluster", fmt.Sprintf("node %s: %v", addr, err))
 		return
 	}
-	// The node we dialed may announce another address than the one given.
-	for i := range shards {
-		for j, m := range shards[i].Members() {
-			if obs.Node(addr).Self() != nil && m == obs.Node(addr).Self().Addr() {
-				if j == 0 {
-					shards[i].Master = addr
-				} else {
-					shards[i].Replicas[j-1] = addr
-				}
-			}
-		}
-	}
-	desired := cluster.Desired{Shards: shards}
-	id := ""
-	for _, l := range n.View {
-		if l.IsMaster() && l.Slots.Has(0) {
-			id = l.ID
-		}
-	}
-	list, diags := shardsToList(ctx, desired.Shards)
+	list, diags := shardsToList(ctx, shards)
 	resp.Diagnostics.Append(diags...)
 	m := clusterModel{
 		ID:           types.StringValue(id),
@@ -756,17 +685,7 @@ func (r *clusterResource) fillFromObservation(ctx context.Context, m *clusterMod
 func remedyOf(err error) string {
 	var ne *cluster.NodeError
 	if errors.As(err, &ne) {
-		return "Remedy: " + ne.Remedy() + "."
-	}
-	return ""
-}
-
-// slotZeroOwner is the node ID serving slot 0: the resource's opaque ID.
-func slotZeroOwner(obs *cluster.Observed, d cluster.Desired) string {
-	for _, s := range d.Shards {
-		if s.Slots.Has(0) {
-			return obs.ID(s.Master)
-		}
+		return "Remedy: " + remedy(ne) + "."
 	}
 	return ""
 }

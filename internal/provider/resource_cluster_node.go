@@ -237,7 +237,7 @@ func (r *clusterNodeResource) ValidateConfig(ctx context.Context, req resource.V
 	}
 	if cfg, known, _ := configFrom(ctx, m.Config); known {
 		if err := cluster.CheckSettingNames(cfg); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("config"), "Invalid Setting", describe(err))
 		}
 	}
 	if !m.Master.IsNull() && !m.Address.IsUnknown() && m.Master.ValueString() == m.Address.ValueString() {

@@ -107,8 +107,26 @@ func addSafetyWarnings(ws []cluster.Warning, acks []string, diags *diag.Diagnost
 		if cluster.Acknowledged(w.Kind, acks) {
 			continue
 		}
-		diags.AddWarning(w.Summary, fmt.Sprintf("%s\nThis does not block apply. Once decided, quiet it with acknowledge_warnings = [%q].", w.Detail, w.Kind))
+		detail := w.Detail
+		if fix := safetyFix(w); fix != "" {
+			detail += " Fix: " + fix
+		}
+		diags.AddWarning(w.Summary, fmt.Sprintf("%s\nThis does not block apply. Once decided, quiet it with acknowledge_warnings = [%q].", detail, w.Kind))
 	}
+}
+
+// safetyFix is a warning's fix, in the provider's attributes where one
+// remedies it.
+func safetyFix(w cluster.Warning) string {
+	switch w.Kind {
+	case cluster.WarnSettingsDiffer:
+		return "declare the value in config (for example config = { \"cluster-node-timeout\" = \"15000\" }) and apply: every node gets it."
+	case cluster.WarnNoPersistence:
+		return "enable AOF or save points (config = { \"appendonly\" = \"yes\" }), or make sure a failed master is not restarted automatically (it then rejoins as a replica after the failover)."
+	case cluster.WarnReplicaMigration:
+		return "config = { \"cluster-allow-replica-migration\" = \"no\" }, so only Terraform places replicas; or acknowledge it if you want Redis to move them."
+	}
+	return w.Fix
 }
 
 // safetyKey is the private-state key holding the warnings Read found, for

@@ -204,13 +204,9 @@ func Fill(t testing.TB, nodes []*Node, count int, prefix string) map[string]stri
 // redirected tells whether err is a cluster redirect or a transient
 // cluster state a retry outlives.
 func redirected(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask || redis.IsClusterDownError(err) || redis.IsTryAgainError(err)
 }
 
 // CheckKeys reads every key of want through a cluster client seeded with the nodes and fails

@@ -1,0 +1,19 @@
+package cluster
+
+// Hooks for the external tests (package cluster_test), which can start
+// real nodes (redistest imports this package, so tests inside it cannot).
+
+// ErrClass maps the name of each reply predicate to it.
+var ErrClass = func() map[string]func(error) bool {
+	m := map[string]func(error) bool{}
+	for _, p := range predicates {
+		m[p.name] = p.is
+	}
+	return m
+}()
+
+// WrapNodeErr wraps err as the package wraps a node's failure.
+func WrapNodeErr(addr string, err error) error { return nodeErr(addr, "test", err) }
+
+// Secrets returns the pool's secrets.
+func (p *Pool) Secrets() *Secrets { return p.secrets }
