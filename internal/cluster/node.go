@@ -516,7 +516,7 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 	})
 	c := e.Pool.Client(spec.Addr)
 	err := c.ClusterResetHard(ctx).Err()
-	if err != nil && strings.Contains(err.Error(), "containing keys") {
+	if err != nil && isResetWithKeys(err) {
 		// A master with keys but no slot left (a replica turned master,
 		// or keys of slots handed off): refuse while it serves any slot.
 		if err := refuseKeysIfServing(ctx, c, spec.Addr); err != nil {
@@ -697,7 +697,7 @@ func (e *Executor) lastMaster(ctx context.Context, spec NodeSpec, keys int64, sl
 	if err := c.FlushAll(ctx).Err(); err != nil {
 		return nodeErr(spec.Addr, "FLUSHALL", err)
 	}
-	e.info(ctx, "force_destroy: no master stays to take the keys, flushed them", map[string]any{"address": spec.Addr, "keys": keys})
+	e.info(ctx, "force destroy: no master stays to take the keys, flushed them", map[string]any{"address": spec.Addr, "keys": keys})
 	return nil
 }
 
@@ -718,7 +718,7 @@ func (e *Executor) assignEmpty(ctx context.Context, obs *Observed, from, to stri
 	})
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil {
-			if i%2 == 0 && strings.Contains(err.Error(), "already the owner") {
+			if i%2 == 0 && isAlreadySlotOwner(err) {
 				continue
 			}
 			return nodeErr(to, "CLUSTER SETSLOT", err)
