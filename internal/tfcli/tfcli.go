@@ -235,14 +235,28 @@ func (w *Workspace) Run(args ...string) Result {
 // run runs terraform, its output also going to stream when that is not nil.
 func (w *Workspace) run(stream io.Writer, args []string) Result {
 	w.tb.Helper()
+	r, err := w.exec(stream, args)
+	if err != nil {
+		w.tb.Fatalf("%v", err)
+	}
+	return r
+}
+
+// Exec runs terraform like Run but reports a terraform that could not run
+// (or ran past the timeout) as an error instead of through the TB: for
+// goroutines, which must not call Fatalf.
+func (w *Workspace) Exec(args ...string) (Result, error) {
+	return w.exec(w.Stream, args)
+}
+
+func (w *Workspace) exec(stream io.Writer, args []string) (Result, error) {
 	timeout := w.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "terraform", append([]string{"-chdir=" + w.Dir}, args...)...)
-	cmd.Env = w.env
+	cmd := w.Command(ctx, args...)
 	var buf bytes.Buffer
 	var out io.Writer = &buf
 	if stream != nil {
@@ -255,13 +269,21 @@ func (w *Workspace) run(stream io.Writer, args []string) Result {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		w.tb.Fatalf("terraform %s: no answer within %s:\n%s", strings.Join(args, " "), timeout, Tail(r.Output, 40))
+		return r, fmt.Errorf("terraform %s: no answer within %s:\n%s", strings.Join(args, " "), timeout, Tail(r.Output, 40))
 	case errors.As(err, &ee):
 		r.Code = ee.ExitCode()
 	case err != nil:
-		w.tb.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
+		return r, fmt.Errorf("terraform %s: %w", strings.Join(args, " "), err)
 	}
-	return r
+	return r, nil
+}
+
+// Command returns terraform -chdir=Dir args... in the workspace's
+// environment, not started, for a caller that watches the process itself.
+func (w *Workspace) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "terraform", append([]string{"-chdir=" + w.Dir}, args...)...)
+	cmd.Env = w.env
+	return cmd
 }
 
 // Must runs terraform and fails through the TB unless it exits with one of
