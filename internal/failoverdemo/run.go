@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func (s *Story) Precheck() {
 	}
 	s.say("terraform plan: no changes; the cluster is as declared")
 	m, r := s.master(), s.replica()
-	if role := s.info(m, "replication")["role"]; role != "master" {
+	if role := s.replication(m)["role"]; role != "master" {
 		s.R.Fatalf("%s is %q, not a master, although plan is empty", m.Addr(), role)
 	}
 	if !s.replicates(r, m) {
@@ -91,7 +92,7 @@ func (s *Story) servedBy(n Node) bool {
 
 // replicates tells whether r is a replica of m with its link up.
 func (s *Story) replicates(r, m Node) bool {
-	info := s.info(r, "replication")
+	info := s.replication(r)
 	host, port := hostPort(m.Addr())
 	return info["role"] == "slave" && info["master_host"] == host && info["master_port"] == fmt.Sprint(port) &&
 		info["master_link_status"] == "up"
@@ -112,9 +113,9 @@ func (s *Story) Run() {
 	s.say("%d keys written; %d of them live on shard 1 (master %s)", len(want), onMaster, am)
 	// Replication is asynchronous: wait until the replica has every write
 	// the master acknowledged, so the kill -9 below cannot lose any.
-	moff := s.info(m, "replication")["master_repl_offset"]
+	moff := s.replication(m)["master_repl_offset"]
 	if !waitUntil(10*time.Second, func() bool {
-		return atoi(s.info(r, "replication")["slave_repl_offset"]) >= atoi(moff)
+		return atoi(s.replication(r)["slave_repl_offset"]) >= atoi(moff)
 	}) {
 		s.R.Fatalf("%s did not catch up with %s within 10 s (master offset %s)", ar, am, moff)
 	}
@@ -133,7 +134,7 @@ func (s *Story) Run() {
 	s.say("The others flag %s fail? after cluster-node-timeout (%s), then fail; its replica then runs for election.", am, nt)
 	last := ""
 	if !waitUntil(4*nt+30*time.Second, func() bool {
-		role := s.info(r, "replication")["role"]
+		role := s.replication(r)["role"]
 		cur := fmt.Sprintf("%s role:%s; it sees %s as %s", ar, role, am, s.seenAs(r, am).flags)
 		if cur != last {
 			s.say("%8.3fs  %s", time.Since(start).Seconds(), cur)
@@ -182,7 +183,7 @@ func (s *Story) Run() {
 		s.R.Fatalf("restart %s: %v", am, err)
 	}
 	if !waitUntil(60*time.Second, func() bool {
-		info := s.info(m, "replication")
+		info := s.replication(m)
 		cur := fmt.Sprintf("%s role:%s master:%s:%s link:%s", am, info["role"], info["master_host"], info["master_port"], info["master_link_status"])
 		if cur != last {
 			s.say("%8.3fs  %s", time.Since(start).Seconds(), cur)
@@ -215,6 +216,11 @@ func (s *Story) Run() {
 	s.step(7, "terraform apply   (fail back: CLUSTER FAILOVER on %s)", am)
 	res := s.W.Run(tfcli.ApplyArgs(p.File)...)
 	s.FailBack = res.Took
+	for _, l := range strings.Split(res.Output, "\n") {
+		if strings.HasPrefix(l, Resource+":") || strings.HasPrefix(l, "Apply complete") {
+			s.say("  %s", l)
+		}
+	}
 	s.check(res.Code == 0, "apply succeeds in "+secs(res.Took), ": ", res.Err())
 
 	// (8) plan, clean.
@@ -229,7 +235,7 @@ func (s *Story) Run() {
 	s.checkKeys(want)
 	back := s.countKeys(m)
 	s.check(back == onMaster, fmt.Sprintf("%s holds shard 1's %d keys again", am, onMaster), fmt.Sprintf(": %d", back))
-	s.check(s.info(m, "replication")["role"] == "master" && s.replicates(r, m), am+" is master again, "+ar+" its replica")
+	s.check(s.replication(m)["role"] == "master" && s.replicates(r, m), am+" is master again, "+ar+" its replica")
 	s.checkLayout()
 
 	s.R.Logf("==> Summary")
@@ -273,11 +279,14 @@ func (s *Story) checkLayout() {
 	cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+s.Password)
 	out, err := cmd.CombinedOutput()
 	s.say("redis-cli --cluster check %s", m.Addr())
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(ansi.ReplaceAllString(string(out), ""), "\n"), "\n") {
 		s.say("  %s", l)
 	}
 	s.check(err == nil, "redis-cli --cluster check passes", ": ", err)
 }
+
+// ansi matches the colour codes redis-cli writes even to a pipe.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // plan runs terraform plan and shows its warnings (and diff, if asked).
 func (s *Story) plan() *tfcli.Plan {

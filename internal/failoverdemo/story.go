@@ -115,23 +115,19 @@ func (s *Story) do(n Node, args ...any) (any, error) {
 	return c.Do(ctx, args...).Result()
 }
 
-// info returns the fields of INFO section on n (empty if unreachable).
-func (s *Story) info(n Node, section string) map[string]string {
-	v, err := s.do(n, "INFO", section)
-	out := map[string]string{}
-	if str, ok := v.(string); err == nil && ok {
-		for _, l := range strings.Split(str, "\n") {
-			if k, val, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
-				out[k] = val
-			}
-		}
-	}
-	return out
+// replication returns the fields of INFO replication on n (empty if
+// unreachable).
+func (s *Story) replication(n Node) map[string]string {
+	return fields(s.do(n, "INFO", "replication"))
 }
 
 // clusterInfo returns the fields of CLUSTER INFO on n (empty if unreachable).
 func (s *Story) clusterInfo(n Node) map[string]string {
-	v, err := s.do(n, "CLUSTER", "INFO")
+	return fields(s.do(n, "CLUSTER", "INFO"))
+}
+
+// fields parses "key:value" lines of a reply.
+func fields(v any, err error) map[string]string {
 	out := map[string]string{}
 	if str, ok := v.(string); err == nil && ok {
 		for _, l := range strings.Split(str, "\n") {

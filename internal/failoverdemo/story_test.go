@@ -88,8 +88,8 @@ func TestAccFailover_precheckRepairs(t *testing.T) {
 	redistest.WaitFor(t, 30*time.Second, func() bool { return s.replicates(s.replica(), s.master()) }, "the replica's first sync")
 	nodes[0].Kill(t)
 	s.Precheck()
-	if !nodes[0].Running() || s.info(s.master(), "replication")["role"] != "master" || !s.replicates(s.replica(), s.master()) {
-		t.Errorf("after Precheck: %s running %v, %v", nodes[0].Addr(), nodes[0].Running(), s.info(s.master(), "replication"))
+	if !nodes[0].Running() || s.replication(s.master())["role"] != "master" || !s.replicates(s.replica(), s.master()) {
+		t.Errorf("after Precheck: %s running %v, %v", nodes[0].Addr(), nodes[0].Running(), s.replication(s.master()))
 	}
 	if p := w.Plan(vars...); p.Changes {
 		t.Errorf("plan after Precheck has changes:\n%s", w.Show(p))
