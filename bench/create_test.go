@@ -53,7 +53,7 @@ func BenchmarkCreate(b *testing.B) {
 
 func benchCreate(b *testing.B, masters, replicas int) {
 	requireTools(b, "redis-cli")
-	rc := providerRC(b)
+	requireProvider(b)
 	n := masters * (1 + replicas)
 
 	var floor, tf, cliReturned, cliReady samples
@@ -62,7 +62,7 @@ func benchCreate(b *testing.B, masters, replicas int) {
 	iter := 0
 	for b.Loop() {
 		b.StopTimer()
-		r := createIteration(b, rc, n, masters, replicas, iter%2 == 1)
+		r := createIteration(b, n, masters, replicas, iter%2 == 1)
 		first := map[bool]string{false: "terraform", true: "redis-cli"}[iter%2 == 1]
 		iter++
 		floor = append(floor, r.floor)
@@ -107,7 +107,7 @@ type createResult struct {
 // createIteration runs one iteration with its own nodes, stopped before it
 // returns. The caller has stopped the benchmark timer; it runs only around
 // terraform apply.
-func createIteration(b *testing.B, rc string, n, masters, replicas int, cliFirst bool) (r createResult) {
+func createIteration(b *testing.B, n, masters, replicas int, cliFirst bool) (r createResult) {
 	s := newScope(b)
 	defer s.close()
 	all := startNodes(s, 2*n+1)
@@ -117,7 +117,7 @@ func createIteration(b *testing.B, rc string, n, masters, replicas int, cliFirst
 
 	runTF := func() {
 		shards := layout(redistest.Addrs(tfNodes), masters, replicas)
-		w := newWorkspace(b, rc, clusterConfig(shards))
+		w := newWorkspace(b, clusterConfig(shards))
 		b.StartTimer()
 		out, code, took, err := w.run("apply", "-auto-approve", "-input=false")
 		b.StopTimer()
@@ -208,10 +208,10 @@ func BenchmarkPlan(b *testing.B) {
 }
 
 func benchPlan(b *testing.B, masters, replicas int) {
-	rc := providerRC(b)
+	requireProvider(b)
 	n := masters * (1 + replicas)
 	nodes := startNodes(b, n)
-	w := newWorkspace(b, rc, clusterConfig(layout(redistest.Addrs(nodes), masters, replicas)))
+	w := newWorkspace(b, clusterConfig(layout(redistest.Addrs(nodes), masters, replicas)))
 	// Setup, untimed. A create that failed midway converges on the next
 	// apply (the provider promises it), so a failed first apply is retried
 	// once, loudly: BenchmarkCreate is where create failures count.
@@ -264,13 +264,13 @@ func benchPlan(b *testing.B, masters, replicas int) {
 // redis provider required and configured but no resource (adds starting the
 // plugin and reading its schema).
 func BenchmarkTerraformBaseline(b *testing.B) {
-	rc := providerRC(b)
+	requireProvider(b)
 	for _, c := range []struct{ name, config string }{
 		{"empty", "terraform {}\n"},
 		{"provider", tfHeader},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			w := newWorkspace(b, rc, c.config)
+			w := newWorkspace(b, c.config)
 			var plans samples
 			for b.Loop() {
 				plans = append(plans, w.mustRun(b, 0, "plan", "-detailed-exitcode", "-input=false"))

@@ -63,13 +63,13 @@ const failbackKeys = 10000
 const failbackWait = 30 * time.Second
 
 func benchFailback(b *testing.B, nt time.Duration) {
-	rc := providerRC(b)
+	requireProvider(b)
 	var tf, noop, promote, agreeMaster, agree samples
 	var overNoop []float64
 	iter := 0
 	for b.Loop() {
 		b.StopTimer()
-		r := failbackIteration(b, rc, nt, iter%2 == 1)
+		r := failbackIteration(b, nt, iter%2 == 1)
 		iter++
 		tf = append(tf, r.tf)
 		noop = append(noop, r.noop)
@@ -99,13 +99,13 @@ type failbackResult struct {
 	promote, agreeMaster, agree []time.Duration
 }
 
-func failbackIteration(b *testing.B, rc string, nt time.Duration, manualFirst bool) (r failbackResult) {
+func failbackIteration(b *testing.B, nt time.Duration, manualFirst bool) (r failbackResult) {
 	s := newScope(b)
 	defer s.close()
 	// No settle wait (startNodes): create time is not measured here.
 	nodes := redistest.Start(s, 6, redistest.Options{DistinctHosts: true, NodeTimeout: nt})
 	shards := layout(redistest.Addrs(nodes), 3, 1)
-	w := newWorkspace(b, rc, clusterConfig(shards))
+	w := newWorkspace(b, clusterConfig(shards))
 	out, code, took, err := w.run("apply", "-auto-approve", "-input=false")
 	if err != nil || code != 0 {
 		s.Fatalf("setup: terraform apply: exit %d, %v, after %s\n%s", code, err, took, tail(out, 30))

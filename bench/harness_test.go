@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,11 +20,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tfredis/terraform-provider-redis/internal/redistest"
+	"github.com/tfredis/terraform-provider-redis/internal/tfcli"
 )
 
-// Shared plumbing of the benchmarks: the provider binary and its dev_overrides
-// CLI configuration, a Terraform runner, iteration-scoped nodes, and the
-// readiness check both contenders are measured against.
+// Shared plumbing of the benchmarks: a Terraform workspace (internal/tfcli
+// builds the provider and runs terraform through dev_overrides) with its
+// TF_LOG timeline, iteration-scoped nodes, and the readiness check both
+// contenders are measured against.
 
 const (
 	// nodeTimeout is Redis' default cluster-node-timeout (15000 ms). The
@@ -54,18 +55,10 @@ const (
 	tfTimeout = 5 * time.Minute
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string // holds terraform-provider-redis and terraformrc
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	tfcli.Cleanup()
 	os.Exit(code)
 }
 
@@ -92,48 +85,27 @@ func requireTools(b *testing.B, tools ...string) {
 	}
 }
 
-// providerRC builds the provider once per test binary (go build -o
-// DIR/terraform-provider-redis <module root>) and returns the path of a CLI
-// configuration whose dev_overrides point registry.terraform.io/tfredis/redis
-// at it, so terraform runs it without `terraform init`.
-func providerRC(b *testing.B) string {
+var describeOnce sync.Once
+
+// requireProvider skips without go or terraform, else builds the provider
+// once per test binary (internal/tfcli: newWorkspace then runs it through
+// dev_overrides) and says once which tree the numbers belong to.
+func requireProvider(b *testing.B) {
 	b.Helper()
 	requireTools(b, "go", "terraform")
-	buildOnce.Do(func() {
-		root, err := filepath.Abs("..")
+	if _, err := tfcli.CLIConfig(); err != nil {
+		b.Fatal(err)
+	}
+	describeOnce.Do(func() {
+		root, err := tfcli.ModuleRoot()
 		if err != nil {
-			buildErr = err
 			return
 		}
-		buildDir, err = os.MkdirTemp("", "bench-provider-") //nolint:usetesting // built once, shared by every benchmark
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "terraform-provider-redis"), ".")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build of the provider: %v\n%s", err, out)
-			return
-		}
-		// Say what was built: the numbers belong to this tree.
 		head, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
 		dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "main.go", "internal", "go.mod").Output()
 		fmt.Fprintf(os.Stderr, "bench: provider built from %s with %d uncommitted change(s) under main.go, go.mod, internal/\n",
 			strings.TrimSpace(string(head)), strings.Count(string(dirty), "\n"))
-		rc := fmt.Sprintf(`provider_installation {
-  dev_overrides {
-    "registry.terraform.io/tfredis/redis" = %q
-  }
-  direct {}
-}
-`, buildDir)
-		buildErr = os.WriteFile(filepath.Join(buildDir, "terraformrc"), []byte(rc), 0o600)
 	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "terraformrc")
 }
 
 // scope is a testing.TB whose Cleanup functions run when close is called
@@ -271,41 +243,27 @@ func clusterConfig(shards []shard) string {
 	return sb.String()
 }
 
-// workspace is one Terraform working directory.
+// workspace is one Terraform working directory (internal/tfcli) and the
+// TF_LOG file of its commands, if any.
 type workspace struct {
+	*tfcli.Workspace
 	dir string
-	env []string
 	log string // TF_LOG_PATH when BENCH_TF_LOG is set
 	// started is when the last command started (for stageSummary).
 	started time.Time
 }
 
 // newWorkspace writes config as main.tf into a fresh directory. The
-// environment: the dev_overrides CLI config, REDIS_PASSWORD, no input, no
-// checkpoint (version check) calls, and no TF_LOG unless BENCH_TF_LOG names a
-// level (TF_LOG, written to DIR/terraform.log, or kept in BENCH_TF_LOG_DIR;
-// debug shows the provider's stage timings). Logging costs time: numbers taken with it are not the
-// benchmark's.
-func newWorkspace(b *testing.B, rc, config string) *workspace {
+// environment (besides tfcli's: the dev_overrides CLI config, no input, no
+// checkpoint calls, no TF_* of this process): REDIS_PASSWORD, and no TF_LOG
+// unless BENCH_TF_LOG names a level (TF_LOG, written to DIR/terraform.log,
+// or kept in BENCH_TF_LOG_DIR; debug shows the provider's stage timings).
+// Logging costs time: numbers taken with it are not the benchmark's.
+func newWorkspace(b *testing.B, config string) *workspace {
 	b.Helper()
 	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	w := &workspace{dir: dir}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "TF_") || strings.HasPrefix(kv, "REDIS_PASSWORD=") {
-			continue
-		}
-		w.env = append(w.env, kv)
-	}
-	w.env = append(w.env,
-		"TF_CLI_CONFIG_FILE="+rc,
-		"REDIS_PASSWORD="+redistest.DefaultPassword,
-		"TF_INPUT=0",
-		"TF_IN_AUTOMATION=1",
-		"CHECKPOINT_DISABLE=1",
-	)
+	env := []string{"REDIS_PASSWORD=" + redistest.DefaultPassword}
 	if lvl := os.Getenv("BENCH_TF_LOG"); lvl != "" {
 		w.log = filepath.Join(dir, "terraform.log")
 		if keep := os.Getenv("BENCH_TF_LOG_DIR"); keep != "" {
@@ -317,29 +275,21 @@ func newWorkspace(b *testing.B, rc, config string) *workspace {
 			w.log = f.Name()
 			progress(b, "TF_LOG_PATH=%s", w.log)
 		}
-		w.env = append(w.env, "TF_LOG="+lvl, "TF_LOG_PATH="+w.log)
+		env = append(env, "TF_LOG="+lvl, "TF_LOG_PATH="+w.log)
 	}
+	w.Workspace = tfcli.New(b, dir, env...)
+	w.Timeout = tfTimeout
+	w.WriteFile("main.tf", config)
 	return w
 }
 
 // run runs terraform -chdir=DIR args... and returns its combined output, exit
-// code and wall time.
+// code and wall time; err only when terraform could not run. Safe in
+// goroutines.
 func (w *workspace) run(args ...string) (out string, code int, took time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tfTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "terraform", append([]string{"-chdir=" + w.dir}, args...)...)
-	cmd.Env = w.env
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	start := time.Now()
-	w.started = start
-	err = cmd.Run()
-	took = time.Since(start)
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code, err = ee.ExitCode(), nil
-	}
-	return buf.String(), code, took, err
+	r, err := w.Exec(args...)
+	w.started = r.Started
+	return r.Output, r.Code, r.Took, err
 }
 
 // mustRun runs terraform and fails the benchmark unless it exits with want.
@@ -418,13 +368,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func tail(s string, lines int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
-}
+func tail(s string, lines int) string { return tfcli.Tail(s, lines) }
 
 // ---------------------------------------------------------------------------
 // redis-cli

@@ -70,7 +70,7 @@ type engineMoveResult struct {
 
 func benchMoveEngine(b *testing.B, nkeys int) {
 	requireTools(b, "redis-cli")
-	rc := providerRC(b)
+	requireProvider(b)
 	data := engineMoveData(nkeys)
 	eng := redistest.ServerEngine(b)
 	atomic := eng.Has(redistest.FeatureAtomicSlotMigration)
@@ -81,7 +81,7 @@ func benchMoveEngine(b *testing.B, nkeys int) {
 	path := ""
 	for b.Loop() {
 		b.StopTimer()
-		r := engineMoveIteration(b, rc, data, iter, atomic)
+		r := engineMoveIteration(b, data, iter, atomic)
 		iter++
 		path = r.path
 		tf, noop, cli = append(tf, r.tf), append(noop, r.noop), append(cli, r.cli)
@@ -116,7 +116,7 @@ func benchMoveEngine(b *testing.B, nkeys int) {
 	b.Logf("%s; load average %s", summary, loadavg())
 }
 
-func engineMoveIteration(b *testing.B, rc string, data map[string]string, iter int, atomic bool) (r engineMoveResult) {
+func engineMoveIteration(b *testing.B, data map[string]string, iter int, atomic bool) (r engineMoveResult) {
 	s := newScope(b)
 	defer s.close()
 	all := startNodes(s, 9)
@@ -124,7 +124,7 @@ func engineMoveIteration(b *testing.B, rc string, data map[string]string, iter i
 	tfNodes, cliNodes, rawNodes := groups[0], groups[1], groups[2]
 	ws := make([]*workspace, 3)
 	for i, g := range groups {
-		ws[i] = newWorkspace(b, rc, slotsConfig(redistest.Addrs(g), engineMoveBefore))
+		ws[i] = newWorkspace(b, slotsConfig(redistest.Addrs(g), engineMoveBefore))
 	}
 	var wg sync.WaitGroup
 	errs := make([]string, 3)

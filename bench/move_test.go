@@ -92,7 +92,7 @@ var (
 
 func benchMove(b *testing.B, nkeys int) {
 	requireTools(b, "redis-cli")
-	rc := providerRC(b)
+	requireProvider(b)
 	data := moveData(nkeys)
 	slotsWithKeys := map[int]bool{}
 	for k := range data {
@@ -109,7 +109,7 @@ func benchMove(b *testing.B, nkeys int) {
 		b.StopTimer()
 		cliFirst := iter%2 == 1
 		iter++
-		r := moveIteration(b, rc, data, cliFirst)
+		r := moveIteration(b, data, cliFirst)
 		tf = append(tf, r.tf)
 		noop = append(noop, r.noop)
 		cli = append(cli, r.cli)
@@ -193,15 +193,15 @@ type moveResult struct {
 // moveIteration runs one iteration with its own nodes, stopped before it
 // returns. The caller has stopped the benchmark timer; it runs only around
 // the terraform apply that moves the slots.
-func moveIteration(b *testing.B, rc string, data map[string]string, cliFirst bool) (r moveResult) {
+func moveIteration(b *testing.B, data map[string]string, cliFirst bool) (r moveResult) {
 	s := newScope(b)
 	defer s.close()
 	all := startNodes(s, 6)
 	tfNodes, cliNodes := all[:3], all[3:]
 
 	// Setup: both clusters built the same way, by terraform, at once.
-	tfW := newWorkspace(b, rc, slotsConfig(redistest.Addrs(tfNodes), moveBefore))
-	cliW := newWorkspace(b, rc, slotsConfig(redistest.Addrs(cliNodes), moveBefore))
+	tfW := newWorkspace(b, slotsConfig(redistest.Addrs(tfNodes), moveBefore))
+	cliW := newWorkspace(b, slotsConfig(redistest.Addrs(cliNodes), moveBefore))
 	var wg sync.WaitGroup
 	errs := make([]string, 2)
 	for i, w := range []*workspace{tfW, cliW} {
@@ -371,8 +371,7 @@ type pluginUsage struct {
 func runWatched(w *workspace, args ...string) (out string, code int, took time.Duration, use pluginUsage, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), tfTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "terraform", append([]string{"-chdir=" + w.dir}, args...)...)
-	cmd.Env = w.env
+	cmd := w.Command(ctx, args...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	start := time.Now()

@@ -33,7 +33,7 @@ import (
 // leave in one run: each finds no master staying and flushes its keys.
 func BenchmarkNodeResources(b *testing.B) {
 	requireTools(b, "terraform", "redis-cli", "redis-server")
-	rc := providerRC(b)
+	requireProvider(b)
 	const nKeys = 10000
 	var res [3][2]samples // [nodes, cluster, cli][ready, teardown]
 	for b.Loop() {
@@ -42,7 +42,7 @@ func BenchmarkNodeResources(b *testing.B) {
 		addrs := redistest.Addrs(nodes)
 		shards := layout(addrs, 3, 1)
 		for k, config := range []string{nodeConfig(shards), forceCluster(clusterConfig(shards))} {
-			w := newWorkspace(b, rc, config)
+			w := newWorkspace(b, config)
 			start := time.Now()
 			b.StartTimer()
 			w.mustRun(b, 0, "apply", "-auto-approve")

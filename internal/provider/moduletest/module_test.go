@@ -1,82 +1,49 @@
 // Package moduletest applies the example module examples/modules/redis-cluster
-// the way users do: the real terraform CLI, `terraform init` installing the
-// provider built from this tree (from a local filesystem mirror, as no
-// registry is reachable here) and the local module, then apply, plan and
-// destroy.
+// and the example configurations the way users do: the real terraform CLI
+// (internal/tfcli: the provider built from this tree, reached through
+// dev_overrides; `terraform get` installs the local module), then apply,
+// plan and destroy.
 package moduletest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/tfredis/terraform-provider-redis/internal/redistest"
+	"github.com/tfredis/terraform-provider-redis/internal/tfcli"
 )
 
-// repoRoot is the module root, found from this file's path.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tfcli.Cleanup()
+	os.Exit(code)
+}
+
+// repoRoot is the module root.
 func repoRoot(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	p, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+	t.Helper()
+	root, err := tfcli.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return root
 }
 
-// cliConfig builds the provider into a filesystem mirror and returns a
-// CLI config file that installs it from there.
-func cliConfig(t *testing.T, root string) string {
-	dir := t.TempDir()
-	mirror := filepath.Join(dir, "mirror", "registry.terraform.io", "tfredis", "redis", "0.0.1", runtime.GOOS+"_"+runtime.GOARCH)
-	build := exec.Command("go", "build", "-o", filepath.Join(mirror, "terraform-provider-redis_v0.0.1"), ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	rc := filepath.Join(dir, "terraformrc")
-	body := fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n    include = [\"registry.terraform.io/tfredis/redis\"]\n  }\n}\n", filepath.Join(dir, "mirror"))
-	if err := os.WriteFile(rc, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return rc
-}
-
-type tf struct {
-	t   *testing.T
-	dir string
-	env []string
-}
-
-// run runs terraform and returns its exit code and output.
-func (x tf) run(args ...string) (int, string) {
-	x.t.Helper()
-	cmd := exec.Command("terraform", append([]string{"-chdir=" + x.dir}, args...)...)
-	cmd.Env = append(os.Environ(), x.env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String()
-	}
-	if err != nil {
-		x.t.Fatalf("terraform %v: %v", args, err)
-	}
-	return 0, out.String()
-}
-
-func (x tf) must(args ...string) string {
-	x.t.Helper()
-	code, out := x.run(args...)
-	if code != 0 {
-		x.t.Fatalf("terraform %s exited %d:\n%s", strings.Join(args, " "), code, out)
-	}
-	return out
+// workspace is a fresh terraform working directory whose commands get the
+// nodes' password through REDIS_PASSWORD, and a clean-up that destroys
+// whatever is left unless the test destroyed it.
+func workspace(t *testing.T, password string) *tfcli.Workspace {
+	t.Helper()
+	w := tfcli.New(t, t.TempDir(), "REDIS_PASSWORD="+password)
+	t.Cleanup(func() {
+		if r := w.Run("state", "list"); r.Code == 0 && r.Output != "" {
+			w.Run(tfcli.DestroyArgs()...)
+		}
+	})
+	return w
 }
 
 func hclList(items []string) string {
@@ -127,32 +94,20 @@ output "production_state" { value = module.production.state }
 output "production_nodes" { value = length(module.production.node_ids) }
 output "production_first_slots" { value = module.production.shards[0].slots }
 `, src, hclList(redistest.Addrs(staging)), src, hclList(redistest.Addrs(production)))
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	x := tf{t: t, dir: dir, env: []string{
-		"TF_CLI_CONFIG_FILE=" + cliConfig(t, root),
-		"REDIS_PASSWORD=" + staging[0].Password(),
-		"TF_IN_AUTOMATION=1",
-	}}
-	x.must("init", "-input=false", "-no-color")
-	destroyed := false
-	t.Cleanup(func() {
-		if !destroyed {
-			x.run("destroy", "-auto-approve", "-input=false", "-no-color")
-		}
-	})
-	x.must("apply", "-auto-approve", "-input=false", "-no-color")
+	x := workspace(t, staging[0].Password())
+	x.WriteFile("main.tf", cfg)
+	x.Get()
+	x.Apply()
 
-	var outs map[string]struct {
-		Value any `json:"value"`
+	outs := x.Outputs()
+	var vals []any
+	for _, name := range []string{"staging_state", "production_state", "production_nodes", "production_first_slots"} {
+		if outs[name] == nil {
+			t.Fatalf("no output %s: %v", name, outs)
+		}
+		vals = append(vals, outs[name].Value)
 	}
-	if err := json.Unmarshal([]byte(x.must("output", "-json")), &outs); err != nil {
-		t.Fatal(err)
-	}
-	got := fmt.Sprint(outs["staging_state"].Value, " ", outs["production_state"].Value, " ",
-		outs["production_nodes"].Value, " ", outs["production_first_slots"].Value)
+	got := strings.TrimSpace(fmt.Sprintln(vals...))
 	if want := "ok ok 6 [0-8191]"; got != want {
 		t.Fatalf("outputs: got %q, want %q", got, want)
 	}
@@ -167,11 +122,10 @@ output "production_first_slots" { value = module.production.shards[0].slots }
 			t.Fatalf("production node %s: %v", n.Addr(), info)
 		}
 	}
-	if code, out := x.run("plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 {
-		t.Fatalf("plan after apply exited %d, want 0 (no changes):\n%s", code, out)
+	if p := x.Plan(); p.Changes {
+		t.Fatalf("plan after apply has changes:\n%s", x.Show(p))
 	}
-	x.must("destroy", "-auto-approve", "-input=false", "-no-color")
-	destroyed = true
+	x.Destroy()
 	for _, n := range append(staging, production...) {
 		if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != "1" {
 			t.Fatalf("%s still knows %s nodes after destroy", n.Addr(), k)

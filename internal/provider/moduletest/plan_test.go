@@ -26,28 +26,10 @@ func TestAccPlan_failbackText(t *testing.T) {
 	root := repoRoot(t)
 	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true, ExtraArgs: []string{"--repl-diskless-sync-delay", "0"}})
 	addrs := redistest.Addrs(nodes)
-	dir := t.TempDir()
-	for _, f := range []string{"main.tf", "outputs.tf", "variables.tf", "versions.tf"} {
-		b, err := os.ReadFile(filepath.Join(root, "examples", "six-node-cluster", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	vars := fmt.Sprintf("nodes = %s\n", hclList(addrs))
-	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars"), []byte(vars), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	x := tf{t: t, dir: dir, env: []string{
-		"TF_CLI_CONFIG_FILE=" + cliConfig(t, root),
-		"REDIS_PASSWORD=" + nodes[0].Password(),
-		"TF_IN_AUTOMATION=1",
-	}}
-	x.must("init", "-input=false", "-no-color")
-	t.Cleanup(func() { x.run("destroy", "-auto-approve", "-input=false", "-no-color") })
-	x.must("apply", "-auto-approve", "-input=false", "-no-color")
+	x := workspace(t, nodes[0].Password())
+	x.CopyFiles(filepath.Join(root, "examples", "six-node-cluster"), "main.tf", "outputs.tf", "variables.tf", "versions.tf")
+	x.WriteFile("terraform.tfvars", fmt.Sprintf("nodes = %s\n", hclList(addrs)))
+	x.Apply()
 
 	// Shard 1: master nodes[0], replica nodes[4]. The replica takes over by
 	// hand; wait until every node sees nodes[0] as its replica.
@@ -70,15 +52,18 @@ func TestAccPlan_failbackText(t *testing.T) {
 		return true
 	}, "every node to agree on the failover")
 
-	planOut := x.must("plan", "-out=failback.tfplan", "-input=false", "-no-color")
-	if i := strings.Index(planOut, "Warning: Cluster Drifted"); i >= 0 {
-		t.Logf("the plan's warning:\n%s", planOut[i:])
-	} else {
-		t.Errorf("the plan does not warn \"Cluster Drifted\":\n%s", planOut)
+	plan := x.Plan()
+	if !plan.Changes {
+		t.Errorf("the failback plan has no changes")
 	}
-	text := x.must("show", "-no-color", "failback.tfplan")
+	if d := plan.Find("Cluster Drifted"); len(d) == 1 && d[0].Address == "redis_cluster.main" {
+		t.Logf("the plan's warning:\n%s", d[0])
+	} else {
+		t.Errorf("the plan does not warn \"Cluster Drifted\" once, from redis_cluster.main: %v", plan.Diagnostics)
+	}
+	text := x.Show(plan)
 	diff := resourceDiff(text, "redis_cluster.main")
-	t.Logf("terraform show failback.tfplan (%d lines in the resource's diff):\n%s", len(diff), text)
+	t.Logf("terraform show %s (%d lines in the resource's diff):\n%s", plan.File, len(diff), text)
 	if len(diff) == 0 || len(diff) > 25 {
 		t.Errorf("the resource's diff has %d lines, want 1-25", len(diff))
 	}
@@ -86,45 +71,27 @@ func TestAccPlan_failbackText(t *testing.T) {
 		t.Errorf("the failback plan has unknown values:\n%s", text)
 	}
 
-	var plan struct {
-		PlannedValues struct {
-			RootModule struct {
-				Resources []struct {
-					Address string `json:"address"`
-					Values  struct {
-						Nodes map[string]struct {
-							ID       string `json:"id"`
-							Role     string `json:"role"`
-							MasterID string `json:"master_id"`
-							Slots    string `json:"slots"`
-						} `json:"nodes"`
-					} `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"planned_values"`
-		OutputChanges map[string]struct {
-			AfterUnknown any `json:"after_unknown"`
-		} `json:"output_changes"`
+	r := plan.PlannedResource("redis_cluster.main")
+	if r == nil {
+		t.Fatalf("redis_cluster.main is not in the plan's planned_values")
 	}
-	if err := json.Unmarshal([]byte(x.must("show", "-json", "failback.tfplan")), &plan); err != nil {
+	var planned struct {
+		Nodes map[string]struct {
+			ID       string `json:"id"`
+			Role     string `json:"role"`
+			MasterID string `json:"master_id"`
+			Slots    string `json:"slots"`
+		} `json:"nodes"`
+	}
+	if err := remarshal(r.AttributeValues, &planned); err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, r := range plan.PlannedValues.RootModule.Resources {
-		if r.Address != "redis_cluster.main" {
-			continue
-		}
-		found = true
-		m, rp := r.Values.Nodes[master.Addr()], r.Values.Nodes[replica.Addr()]
-		if m.Role != "master" || m.ID != masterID || m.Slots != "0-5460" {
-			t.Errorf("planned nodes[%s] = %+v, want the declared master serving 0-5460", master.Addr(), m)
-		}
-		if rp.Role != "replica" || rp.MasterID != masterID || rp.Slots != "" {
-			t.Errorf("planned nodes[%s] = %+v, want a replica of %s", replica.Addr(), rp, masterID)
-		}
+	m, rp := planned.Nodes[master.Addr()], planned.Nodes[replica.Addr()]
+	if m.Role != "master" || m.ID != masterID || m.Slots != "0-5460" {
+		t.Errorf("planned nodes[%s] = %+v, want the declared master serving 0-5460", master.Addr(), m)
 	}
-	if !found {
-		t.Errorf("redis_cluster.main is not in the plan's planned_values")
+	if rp.Role != "replica" || rp.MasterID != masterID || rp.Slots != "" {
+		t.Errorf("planned nodes[%s] = %+v, want a replica of %s", replica.Addr(), rp, masterID)
 	}
 	for name, oc := range plan.OutputChanges {
 		if oc.AfterUnknown != false {
@@ -132,13 +99,22 @@ func TestAccPlan_failbackText(t *testing.T) {
 		}
 	}
 
-	x.must("apply", "-input=false", "-no-color", "failback.tfplan")
+	x.Apply(plan.File)
 	if r := redistest.Info(t, master, "replication")["role"]; r != "master" {
 		t.Errorf("%s is %s after apply, want master", master.Addr(), r)
 	}
-	if code, out := x.run("plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 {
-		t.Fatalf("plan after apply exited %d, want 0 (no changes):\n%s", code, out)
+	if p := x.Plan(); p.Changes {
+		t.Fatalf("plan after apply has changes:\n%s", x.Show(p))
 	}
+}
+
+// remarshal converts a decoded JSON value into v through JSON.
+func remarshal(from, v any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // resourceDiff returns the lines of one resource's diff in a plan's text,

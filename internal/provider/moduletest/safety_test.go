@@ -1,16 +1,15 @@
 package moduletest
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tfredis/terraform-provider-redis/internal/redistest"
+	"github.com/tfredis/terraform-provider-redis/internal/tfcli"
 )
 
 // TestAccSafety_planWarnings reads the safety warnings where a reviewer
@@ -25,12 +24,11 @@ func TestAccSafety_planWarnings(t *testing.T) {
 		t.Skip("acceptance test: set TF_ACC=1")
 	}
 	t.Parallel()
-	root := repoRoot(t)
 	nodes := redistest.Start(t, 4, redistest.Options{ExtraArgs: []string{"--repl-diskless-sync-delay", "0"}})
 	a := redistest.Addrs(nodes)
-	dir := t.TempDir()
+	tx := workspace(t, nodes[0].Password())
 	write := func(config, acks string) {
-		body := fmt.Sprintf(`
+		tx.WriteFile("main.tf", fmt.Sprintf(`
 terraform {
   required_providers {
     redis = { source = "tfredis/redis" }
@@ -55,20 +53,10 @@ data "redis_cluster" "live" {
   seeds = [for addr, n in redis_cluster.c.nodes : addr if n.role == "master"]
 %s
 }
-`, a[0], a[2], a[1], a[3], config, acks, acks)
-		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
+`, a[0], a[2], a[1], a[3], config, acks, acks))
 	}
-	tx := tf{t: t, dir: dir, env: []string{
-		"TF_CLI_CONFIG_FILE=" + cliConfig(t, root),
-		"REDIS_PASSWORD=" + nodes[0].Password(),
-		"TF_IN_AUTOMATION=1",
-	}}
 	write("", "")
-	tx.must("init", "-input=false", "-no-color")
-	t.Cleanup(func() { tx.run("destroy", "-auto-approve", "-input=false", "-no-color") })
-	tx.must("apply", "-auto-approve", "-input=false", "-no-color")
+	tx.Apply()
 	for _, n := range nodes[2:] {
 		redistest.WaitFor(t, 30*time.Second, func() bool {
 			info := redistest.Info(t, n, "replication")
@@ -108,7 +96,7 @@ data "redis_cluster" "live" {
 
 	// Fixed through config: persistence and replica migration.
 	write(`  config = { "appendonly" = "yes", "cluster-allow-replica-migration" = "no" }`, "")
-	tx.must("apply", "-auto-approve", "-input=false", "-no-color")
+	tx.Apply()
 	diags = planDiagnostics(t, tx)
 	if _, ok := diags["Master Without Persistence"]; ok {
 		t.Errorf("no_persistence still shown after the fix: %v", diags)
@@ -127,7 +115,7 @@ data "redis_cluster" "live" {
 	if want := fmt.Sprintf(`%s: setting appendonly is "no", declared "yes"`, a[3]); !strings.Contains(drift.detail, want) {
 		t.Errorf("drift lacks %q: %+v", want, drift)
 	}
-	tx.must("apply", "-auto-approve", "-input=false", "-no-color")
+	tx.Apply()
 	if v := redistest.Do(t, nodes[3], "CONFIG", "GET", "appendonly"); fmt.Sprint(v) != "[appendonly yes]" {
 		t.Errorf("appendonly on %s after apply: %v", a[3], v)
 	}
@@ -138,7 +126,7 @@ data "redis_cluster" "live" {
 		t.Errorf("acknowledged warnings shown: %v", diags)
 	}
 	// The human-readable plan says the same.
-	if out := tx.must("plan", "-input=false", "-no-color"); strings.Contains(out, "Warning:") {
+	if out := tx.Must([]string{"plan", "-input=false", "-no-color"}).Output; strings.Contains(strings.ReplaceAll(out, "Warning: Provider development overrides", ""), "Warning:") {
 		t.Errorf("acknowledged warnings shown:\n%s", out)
 	}
 }
@@ -148,30 +136,17 @@ type planDiag struct {
 	detail    string
 }
 
-// planDiagnostics runs terraform plan -json and returns its diagnostics by
-// summary, with the addresses that raised each (sorted).
-func planDiagnostics(t *testing.T, tx tf) map[string]planDiag {
+// planDiagnostics plans and returns the plan's diagnostics by summary, with
+// the addresses that raised each (sorted).
+func planDiagnostics(t *testing.T, tx *tfcli.Workspace) map[string]planDiag {
 	t.Helper()
-	out := tx.must("plan", "-input=false", "-no-color", "-json")
 	diags := map[string]planDiag{}
-	for _, line := range strings.Split(out, "\n") {
-		var msg struct {
-			Type       string `json:"type"`
-			Diagnostic struct {
-				Severity string `json:"severity"`
-				Summary  string `json:"summary"`
-				Detail   string `json:"detail"`
-				Address  string `json:"address"`
-			} `json:"diagnostic"`
-		}
-		if json.Unmarshal([]byte(line), &msg) != nil || msg.Type != "diagnostic" {
-			continue
-		}
-		d := diags[msg.Diagnostic.Summary]
-		d.addresses = append(d.addresses, msg.Diagnostic.Address)
-		slices.Sort(d.addresses)
-		d.detail += msg.Diagnostic.Detail
-		diags[msg.Diagnostic.Summary] = d
+	for _, d := range tx.Plan().Diagnostics {
+		pd := diags[d.Summary]
+		pd.addresses = append(pd.addresses, d.Address)
+		slices.Sort(pd.addresses)
+		pd.detail += d.Detail
+		diags[d.Summary] = pd
 	}
 	return diags
 }
