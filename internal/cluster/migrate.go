@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -190,6 +191,13 @@ const moveChunk = 512
 // of the slot (a client wrote during the move): those are drained again,
 // so no acknowledged write is left behind.
 func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
+	// MIGRATE blocks its source until the target answers: a move from A to
+	// B while another runs from B to A deadlocks both until their
+	// timeouts. Plan's waves never pair them; node resources pull their
+	// slots independently, so one pair moves one way at a time.
+	pair := []string{s.Addr, s.Target}
+	slices.Sort(pair)
+	defer e.coord().Lock("pair:" + pair[0] + " " + pair[1])()
 	srcID, dstID := obs.ID(s.Addr), s.TargetID
 	ip, port := dest(obs, s.Target)
 	src, tgt := e.Pool.Client(s.Addr), e.Pool.Client(s.Target)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -159,16 +160,30 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 }
 
 // observeMembers reads the node, its seeds and declared master, and every
-// member their views list (see NodePlan).
+// member any node read lists in its view, until no view names a node not
+// read yet (see NodePlan: a slot owner only some member knows of must be
+// read, or its slots would look unowned).
 func (e *Executor) observeMembers(ctx context.Context, spec NodeSpec) *Observed {
 	obs := Observe(ctx, e.Pool, spec.Addrs(), true)
-	var more []string
-	for _, a := range e.nodeMembers(spec, obs) {
-		if obs.Node(a) == nil {
-			more = append(more, a)
+	for range 4 {
+		var more []string
+		for _, a := range sortedKeys(obs.Nodes) {
+			st := obs.Node(a)
+			if !st.OK() {
+				continue
+			}
+			for _, l := range st.Known() {
+				if l.ID == obs.ID(spec.Addr) || l.Addr() == "" {
+					continue
+				}
+				if m := e.Pool.AnnouncedAddress(l.Addr()); obs.Node(m) == nil && !slices.Contains(more, m) {
+					more = append(more, m)
+				}
+			}
 		}
-	}
-	if len(more) > 0 {
+		if len(more) == 0 {
+			break
+		}
 		for a, st := range Observe(ctx, e.Pool, more, true).Nodes {
 			obs.Nodes[a] = st
 		}
