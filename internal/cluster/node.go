@@ -304,7 +304,7 @@ const handBackStall = time.Minute
 // master took them with their keys) or follows its declared master (a
 // failback), as long as the number of slots it serves keeps falling or a
 // move is under way; after handBackStall without either it gives up.
-func (e *Executor) waitHandBack(ctx context.Context, spec NodeSpec, obs *Observed, masterID string) error {
+func (e *Executor) waitHandBack(ctx context.Context, spec NodeSpec, obs *Observed) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	last, since, stalled := -1, time.Now(), false
@@ -313,7 +313,10 @@ func (e *Executor) waitHandBack(ctx context.Context, spec NodeSpec, obs *Observe
 		if s == nil {
 			return false, spec.Addr + " cannot be read"
 		}
-		if (s.IsReplica() && s.MasterID == masterID) || (s.IsMaster() && s.Slots.Empty()) {
+		// Done once it serves nothing: as an empty master, or as a replica
+		// of whichever node took its last slot (Redis re-points an
+		// emptied master there); the next round re-points it as declared.
+		if s.IsReplica() || s.Slots.Empty() {
 			return true, ""
 		}
 		if n := s.Slots.Len(); n != last || len(s.Migrating) > 0 {

@@ -91,7 +91,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 			// roles as they are: the plan reports it, apply changes nothing.
 			return obs, nil
 		case p.HandBack:
-			if err := e.waitHandBack(ctx, spec, obs, obs.ID(spec.Master)); err != nil {
+			if err := e.waitHandBack(ctx, spec, obs); err != nil {
 				return obs, err
 			}
 			continue
