@@ -499,8 +499,19 @@ func (e *Executor) LeaveNode(ctx context.Context, spec NodeSpec) error {
 		if err := e.coord().BeginHandOff(ctx, spec.Addr); err != nil {
 			return fmt.Errorf("node %s: waiting for the node taking its shard over: %w", spec.Addr, err)
 		}
-		if err := e.handOff(ctx, spec, all, members); err != nil {
-			return err
+		// A target may turn replica under the hand-off (its own resource
+		// hands its shard to a replica by failover): hand the rest off
+		// again from a fresh read, to the masters there are then.
+		for attempt := 1; ; attempt++ {
+			err := e.handOff(ctx, spec, all, members)
+			if err == nil {
+				break
+			}
+			if attempt == handOffAttempts || !isSetSlotNotMaster(err) {
+				return err
+			}
+			e.info(ctx, "a master receiving the node's slots turned replica; handing the rest off again", map[string]any{"address": spec.Addr, "error": err.Error()})
+			all = Observe(ctx, e.Pool, dedup(append([]string{spec.Addr}, members...)), true)
 		}
 	}
 	// Forget it everywhere it is known (a replica of it answers "Can't
@@ -678,6 +689,10 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 	}
 	return errs.Err()
 }
+
+// handOffAttempts bounds how often a leaving master hands its slots off
+// again after a target turned replica under it.
+const handOffAttempts = 3
 
 // settleDelay is how long a leaving master with keys waits for the other
 // deletes of the same run to say they leave too (see Departures): they

@@ -295,6 +295,11 @@ func (e *Executor) runNodeSteps(ctx context.Context, spec NodeSpec, obs *Observe
 				if s.Kind == StepFailover {
 					// The acting master's own delete may be handing its
 					// slots off: no failover against it meanwhile.
+					// Slots moving into the acting master (a leaving
+					// master's hand-off) arrive first.
+					if err = e.coord().WaitIncoming(ctx, s.Target); err != nil {
+						break
+					}
 					ok, release := e.coord().ClaimTakeover(s.Target)
 					if !ok {
 						err = &leavingError{addr: s.Target}
