@@ -233,7 +233,16 @@ func nodeScope(spec NodeSpec, obs *Observed, steps []Step) []Step {
 	}
 	for _, s := range steps {
 		switch s.Kind {
-		case StepAddSlots, StepReplicate, StepForget:
+		case StepAddSlots:
+			// Only slots no line of the node's own view serves: ADDSLOTS
+			// refuses a slot with any owner there ("already busy").
+			if s.Addr == spec.Addr {
+				s.Slots = s.Slots.Minus(servedIn(obs.Node(spec.Addr)))
+				if !s.Slots.Empty() {
+					out = append(out, s)
+				}
+			}
+		case StepReplicate, StepForget:
 			if s.Addr == spec.Addr {
 				out = append(out, s)
 			}
@@ -401,4 +410,15 @@ func unreadableOwners(spec NodeSpec, obs *Observed) error {
 		}
 	}
 	return errs.Err()
+}
+
+// servedIn is every slot some line of the node's view serves.
+func servedIn(n *NodeState) SlotSet {
+	var out SlotSet
+	for _, l := range n.View {
+		if l.IsMaster() {
+			out = out.Union(l.Slots)
+		}
+	}
+	return out
 }
