@@ -286,6 +286,9 @@ func (e *Executor) runNodeSteps(ctx context.Context, spec NodeSpec, obs *Observe
 				if err = e.takeFrom(ctx, obs, s.Target, s.TargetID, s.Addr, obs.ID(s.Addr), s.Slots); err != nil {
 					break
 				}
+				if err = e.afterStep(ctx, s); err != nil {
+					break
+				}
 			}
 		case StepAnnounce:
 			err = e.sendMeets(ctx, obs, steps[i:j], true)
@@ -307,6 +310,9 @@ func (e *Executor) runNodeSteps(ctx context.Context, spec NodeSpec, obs *Observe
 					}
 					err = e.failbackNode(ctx, s.Addr, s.Target)
 					release()
+					if err == nil {
+						err = e.afterStep(ctx, s)
+					}
 					if err != nil {
 						break
 					}
@@ -376,4 +382,12 @@ type leavingError struct{ addr string }
 
 func (e *leavingError) Error() string {
 	return fmt.Sprintf("%s is handing its slots off (its resource is deleting it)", e.addr)
+}
+
+// afterStep reports a step done outside Run to the AfterStep hook.
+func (e *Executor) afterStep(ctx context.Context, s Step) error {
+	if e.AfterStep == nil {
+		return nil
+	}
+	return e.AfterStep(ctx, -1, s)
 }
