@@ -69,13 +69,7 @@ func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaReque
 	resp.Schema = schema.Schema{
 		Version: 1,
 		MarkdownDescription: "One node's membership and role in a Redis Cluster, for clusters composed of one resource per node (with `for_each`, inside modules). " +
-			"Terraform creates and destroys such resources in parallel; no `depends_on` is needed between them. " +
-			"Create assigns a master's free declared slots before it meets its seeds, makes a replica follow its declared master, and returns once the node and its seeds agree on its role, slots and master. " +
-			"Before it changes anything, create checks the node (empty unless already a member) and its seeds: a seed that answers wrongly (no cluster mode, credentials, TLS, ACL) is an error naming it, and so is a meeting that would merge two clusters serving the same slots; a lone seed is fine. " +
-			"Plan shows this node's drift and apply repairs it: a failover (`failback`), another master followed, declared slots on another master (moved back with their keys), a node reset or replaced (created again; every member forgets the old ID), a member that forgot it (met again), a slot left importing or migrating by an interrupted move (settled, keys kept). " +
-			"Destroy hands a master's slots, with their keys, to the masters that stay, makes every member forget the node, and resets it (CLUSTER RESET HARD). " +
-			"A whole cluster of node resources is destroyed in one run at any `-parallelism`; a master never hands keys to a master leaving in the same run, and when no master stays it refuses while it holds keys unless `force_destroy`. " +
-			"A node is managed by one resource: a node declared by two resources (`redis_cluster_node` or `redis_cluster`) is refused at plan time. `redis_cluster` ignores members it does not list.",
+			"Terraform creates, updates and destroys such resources in parallel; no `depends_on` is needed between them.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,

@@ -30,12 +30,8 @@ import (
 // (a number, or "random") and RANDOM_NODE_ROUNDS run others. A failure
 // names the seed and the step.
 //
-// Known open failures (node resources run their own join and leave logic,
-// not the planner redis_cluster uses): seed 2 (a shard and a replica
-// removed while the slots are re-split) waits until the timeout, and seed 3
-// step 2 (a master replaced while the seeds change) fails with "slots ...
-// are served by node ..., whose address is unknown" (the new node's own
-// view still names the leaving master).
+// Node resources plan with the planner redis_cluster uses (NodePlan);
+// seeds 1 to 17 passed when this was written.
 func TestAccClusterNode_randomChanges(t *testing.T) {
 	t.Parallel()
 	seed, rounds := uint64(1), 3
@@ -57,7 +53,16 @@ func TestAccClusterNode_randomChanges(t *testing.T) {
 	}
 	t.Logf("seed %d, %d rounds (replay: RANDOM_CHANGES_SEED=%d)", seed, rounds, seed)
 
-	nodes := redistest.Start(t, 9, redistest.Options{NodeTimeout: 3 * time.Second})
+	// Redis's own replica migration moves a replica to a master left
+	// without one, 5 s after (a declared layout with replicas spread
+	// unevenly, such as a replaced master whose replica is removed in the
+	// same step): that is Redis changing the layout after apply, which the
+	// provider warns about ("Replica Migration Enabled") and each node
+	// resource, done with its own node, cannot hold against. The barrier
+	// turns it off here; emptied masters still follow the node that took
+	// their last slot, which the plans must (and do) handle.
+	nodes := redistest.Start(t, 9, redistest.Options{NodeTimeout: 3 * time.Second,
+		ExtraArgs: []string{"--cluster-migration-barrier", "99"}})
 	pw := nodes[0].Password()
 	pool := redistest.Addrs(nodes)
 	members := func(addrs []string) []*redistest.Node { return redistest.Select(nodes, addrs) }
