@@ -61,7 +61,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	release := func() {}
 	defer func() { release() }()
 	var last []Step
-	same := 0
+	same, unreadRounds := 0, 0
 	for round := 1; ; round++ {
 		if round > defaultMaxRounds {
 			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: last, Cap: true}
@@ -82,9 +82,21 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		}
 		opt.Declared = e.coord().Declared()
 		p, err := NodePlan(spec, obs, opt)
+		var unread *ownerUnreadableError
+		if errors.As(err, &unread) && unreadRounds < unreadableRounds {
+			// A master busy with a MIGRATE does not answer for a while:
+			// read again before giving up.
+			unreadRounds++
+			e.info(ctx, "a master serving slots did not answer; reading again", map[string]any{"address": spec.Addr, "why": err.Error()})
+			if err := sleep(ctx, replanAfter); err != nil {
+				return obs, err
+			}
+			continue
+		}
 		if err != nil {
 			return obs, err
 		}
+		unreadRounds = 0
 		switch {
 		case p.Swapped:
 			// A failover swapped the pair and the declaration keeps the
@@ -158,6 +170,10 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	}
 	return Observe(ctx, e.Pool, spec.Addrs(), true), nil
 }
+
+// unreadableRounds bounds the rounds a node plan reads again while a
+// master serving slots does not answer.
+const unreadableRounds = 5
 
 // observeMembers reads the node, its seeds and declared master, and every
 // member any node read lists in its view, until no view names a node not

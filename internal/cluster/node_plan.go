@@ -406,7 +406,7 @@ func unreadableOwners(spec NodeSpec, obs *Observed) error {
 			} else if m != nil {
 				cause = m.Err.Error()
 			}
-			errs = append(errs, fmt.Errorf("slots %s are served by %s, which cannot be read (%s): the node's plan needs every master that serves slots to answer; bring it back, or fail it over", l.Slots, describe(at, l.ID), cause))
+			errs = append(errs, &ownerUnreadableError{fmt.Sprintf("slots %s are served by %s, which cannot be read (%s): the node's plan needs every master that serves slots to answer; bring it back, or fail it over", l.Slots, describe(at, l.ID), cause)})
 		}
 	}
 	return errs.Err()
@@ -422,3 +422,9 @@ func servedIn(n *NodeState) SlotSet {
 	}
 	return out
 }
+
+// ownerUnreadableError: a master serving slots did not answer the read a
+// node plan needs (it may be busy: a MIGRATE blocks its source).
+type ownerUnreadableError struct{ msg string }
+
+func (e *ownerUnreadableError) Error() string { return e.msg }
