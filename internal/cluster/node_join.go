@@ -28,16 +28,175 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		return nil, err
 	}
 	obs := e.observeMembers(ctx, spec)
+	reachable, err := e.checkJoin(ctx, spec, obs, create)
+	if err != nil {
+		return obs, err
+	}
+	forgotten := forgottenBy(spec, obs)
+	e.coord().Declare(spec)
+
+	j := &nodeJoin{e: e, spec: spec, create: create, release: func() {}}
+	defer func() { j.release() }()
+	for round := 1; ; round++ {
+		if round > defaultMaxRounds {
+			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: j.last, Cap: true}
+		}
+		if round > 1 {
+			obs = e.observeMembers(ctx, spec)
+			if n := obs.Node(spec.Addr); !n.OK() {
+				return obs, n.Err
+			}
+		}
+		var done bool
+		if obs, done, err = j.round(ctx, round, obs); err != nil || done {
+			if err != nil {
+				return obs, err
+			}
+			break
+		}
+	}
+	if len(forgotten) > 0 {
+		if err := e.holdRejoin(ctx, spec, forgotten, reachable, obs.ID(spec.Master)); err != nil {
+			return obs, err
+		}
+	}
+	return Observe(ctx, e.Pool, spec.Addrs(), true), nil
+}
+
+// nodeJoin is what one JoinNode learns across its rounds.
+type nodeJoin struct {
+	e      *Executor
+	spec   NodeSpec
+	create bool
+	opt    NodePlanOptions
+	// release ends the takeover claimed in this join, if any.
+	release func()
+	// last is the last round's steps; same counts rounds in a row that
+	// planned them; unread counts rounds in a row that could not read a
+	// master serving slots.
+	last         []Step
+	same, unread int
+}
+
+// round repairs, plans and runs one round from obs; done once the node is
+// ready (or the plan leaves a failover as it is).
+func (j *nodeJoin) round(ctx context.Context, round int, obs *Observed) (*Observed, bool, error) {
+	e, spec := j.e, j.spec
+	obs, p, err := j.plan(ctx, obs)
+	if err != nil || p == nil {
+		return obs, false, err
+	}
+	switch {
+	case p.Swapped:
+		// A failover swapped the pair and the declaration keeps the
+		// roles as they are: the plan reports it, apply changes nothing.
+		return obs, true, nil
+	case p.HandBack:
+		return obs, false, e.waitHandBack(ctx, spec, obs)
+	case p.Takeover != "" && j.opt.TakingOver == "":
+		ok, rel := e.coord().ClaimTakeover(p.Takeover)
+		if !ok {
+			// Its own delete is handing the slots off: they come back
+			// with their keys instead.
+			j.opt.NoTakeover = true
+			e.info(ctx, "the master serving the node's slots is handing them off; taking them with their keys instead", map[string]any{"address": spec.Addr, "master": p.Takeover})
+			return obs, false, nil
+		}
+		j.release, j.opt.TakingOver = rel, p.Takeover
+		e.info(ctx, "taking the shard over by failover", map[string]any{"address": spec.Addr, "acting_master": p.Takeover})
+	}
+	if len(p.Steps) == 0 {
+		if p.Wait != "" {
+			return obs, false, e.waitNodePlan(ctx, spec, obs, j.opt, p.Wait)
+		}
+		ready, err := e.waitNodeReady(ctx, spec, obs, j.opt)
+		return obs, ready, err
+	}
+	if sameSteps(p.Steps, j.last) {
+		if j.same++; j.same >= noProgressRounds {
+			return obs, false, &StalledError{Rounds: j.same, Steps: p.Steps}
+		}
+		if err := sleep(ctx, replanAfter); err != nil {
+			return obs, false, fmt.Errorf("node %s: timed out before running the same steps again: %s", spec.Addr, strings.Join(Drift(p.Steps), "; "))
+		}
+	} else {
+		j.same = 1
+	}
+	j.last = p.Steps
+	e.info(ctx, "applying node plan", map[string]any{"address": spec.Addr, "round": round, "steps": len(p.Steps), "changes": stepsSummary(p.Steps)})
+	return obs, false, j.run(ctx, obs, p.Steps)
+}
+
+// plan repairs what is particular to the node, then plans; a nil plan
+// (and no error) means: read again and plan in the next round.
+func (j *nodeJoin) plan(ctx context.Context, obs *Observed) (*Observed, *NodePlanResult, error) {
+	e, spec := j.e, j.spec
+	obs, err := e.repairNode(ctx, spec, obs, j.create)
+	if err != nil {
+		if !onlyReplan(err) {
+			return obs, nil, err
+		}
+		e.info(ctx, "planning again: the cluster changed under the repair", map[string]any{"address": spec.Addr, "why": err.Error()})
+		return obs, nil, nil
+	}
+	j.opt.Declared = e.coord().Declared()
+	p, err := NodePlan(spec, obs, j.opt)
+	var unread *ownerUnreadableError
+	if errors.As(err, &unread) && j.unread < unreadableRounds {
+		// A master busy with a MIGRATE does not answer for a while: read
+		// again before giving up.
+		j.unread++
+		e.info(ctx, "a master serving slots did not answer; reading again", map[string]any{"address": spec.Addr, "why": err.Error()})
+		return obs, nil, sleep(ctx, replanAfter)
+	}
+	if err != nil {
+		return obs, nil, err
+	}
+	j.unread = 0
+	return obs, &p, nil
+}
+
+// run runs a round's steps; a failover refused because the acting master
+// is leaving, or a cluster that changed under the steps, plans again.
+func (j *nodeJoin) run(ctx context.Context, obs *Observed, steps []Step) error {
+	e, spec := j.e, j.spec
+	err := e.runNodeSteps(ctx, spec, obs, steps)
+	var lv *leavingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &lv):
+		if j.opt.Leaving == nil {
+			j.opt.Leaving = map[string]bool{}
+		}
+		j.opt.Leaving[lv.addr] = true
+		e.info(ctx, "the acting master is leaving the cluster: no failover against it; waiting until it has handed its slots off", map[string]any{"address": spec.Addr, "acting_master": lv.addr})
+		return nil
+	case onlyReplan(err):
+		e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"address": spec.Addr, "why": err.Error()})
+		return nil
+	}
+	return err
+}
+
+// unreadableRounds bounds the rounds a node plan reads again while a
+// master serving slots does not answer.
+const unreadableRounds = 5
+
+// checkJoin checks the node and its peers before anything changes (the
+// node itself only on create: see CheckNodeJoinable), and returns the
+// peers that answered.
+func (e *Executor) checkJoin(ctx context.Context, spec NodeSpec, obs *Observed, create bool) ([]string, error) {
 	n := obs.Node(spec.Addr)
 	if !n.OK() {
-		return obs, n.Err
+		return nil, n.Err
 	}
 	if err := CheckPeers(spec, obs); err != nil {
-		return obs, err
+		return nil, err
 	}
 	if create {
 		if err := CheckNodeJoinable(spec, obs); err != nil {
-			return obs, err
+			return nil, err
 		}
 	}
 	var reachable []string
@@ -49,131 +208,13 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 		}
 	}
 	if spec.Role == RoleReplica && !obs.Node(spec.Master).OK() {
-		return obs, fmt.Errorf("declared master of %s cannot be read: %w", spec.Addr, obs.Node(spec.Master).Err)
+		return nil, fmt.Errorf("declared master of %s cannot be read: %w", spec.Addr, obs.Node(spec.Master).Err)
 	}
 	if len(spec.Seeds) > 0 && len(reachable) == 0 && len(n.Known()) == 0 {
-		return obs, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
+		return nil, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
 	}
-	forgotten := forgottenBy(spec, obs)
-	e.coord().Declare(spec)
-
-	var opt NodePlanOptions
-	release := func() {}
-	defer func() { release() }()
-	var last []Step
-	same, unreadRounds := 0, 0
-	for round := 1; ; round++ {
-		if round > defaultMaxRounds {
-			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: last, Cap: true}
-		}
-		if round > 1 {
-			obs = e.observeMembers(ctx, spec)
-			if n := obs.Node(spec.Addr); !n.OK() {
-				return obs, n.Err
-			}
-		}
-		var err error
-		if obs, err = e.repairNode(ctx, spec, obs, create); err != nil {
-			if !onlyReplan(err) {
-				return obs, err
-			}
-			e.info(ctx, "planning again: the cluster changed under the repair", map[string]any{"address": spec.Addr, "why": err.Error()})
-			continue
-		}
-		opt.Declared = e.coord().Declared()
-		p, err := NodePlan(spec, obs, opt)
-		var unread *ownerUnreadableError
-		if errors.As(err, &unread) && unreadRounds < unreadableRounds {
-			// A master busy with a MIGRATE does not answer for a while:
-			// read again before giving up.
-			unreadRounds++
-			e.info(ctx, "a master serving slots did not answer; reading again", map[string]any{"address": spec.Addr, "why": err.Error()})
-			if err := sleep(ctx, replanAfter); err != nil {
-				return obs, err
-			}
-			continue
-		}
-		if err != nil {
-			return obs, err
-		}
-		unreadRounds = 0
-		switch {
-		case p.Swapped:
-			// A failover swapped the pair and the declaration keeps the
-			// roles as they are: the plan reports it, apply changes nothing.
-			return obs, nil
-		case p.HandBack:
-			if err := e.waitHandBack(ctx, spec, obs); err != nil {
-				return obs, err
-			}
-			continue
-		case p.Takeover != "" && opt.TakingOver == "":
-			ok, rel := e.coord().ClaimTakeover(p.Takeover)
-			if !ok {
-				// Its own delete is handing the slots off: they come back
-				// with their keys instead.
-				opt.NoTakeover = true
-				e.info(ctx, "the master serving the node's slots is handing them off; taking them with their keys instead", map[string]any{"address": spec.Addr, "master": p.Takeover})
-				continue
-			}
-			release, opt.TakingOver = rel, p.Takeover
-			e.info(ctx, "taking the shard over by failover", map[string]any{"address": spec.Addr, "acting_master": p.Takeover})
-		}
-		if len(p.Steps) == 0 {
-			if p.Wait != "" {
-				if err := e.waitNodePlan(ctx, spec, obs, opt, p.Wait); err != nil {
-					return obs, err
-				}
-				continue
-			}
-			ready, err := e.waitNodeReady(ctx, spec, obs, opt)
-			if err != nil {
-				return obs, err
-			}
-			if ready {
-				break
-			}
-			continue
-		}
-		if sameSteps(p.Steps, last) {
-			if same++; same >= noProgressRounds {
-				return obs, &StalledError{Rounds: same, Steps: p.Steps}
-			}
-			if err := sleep(ctx, replanAfter); err != nil {
-				return obs, fmt.Errorf("node %s: timed out before running the same steps again: %s", spec.Addr, strings.Join(Drift(p.Steps), "; "))
-			}
-		} else {
-			same = 1
-		}
-		last = p.Steps
-		e.info(ctx, "applying node plan", map[string]any{"address": spec.Addr, "round": round, "steps": len(p.Steps), "changes": stepsSummary(p.Steps)})
-		if err := e.runNodeSteps(ctx, spec, obs, p.Steps); err != nil {
-			var lv *leavingError
-			if errors.As(err, &lv) {
-				if opt.Leaving == nil {
-					opt.Leaving = map[string]bool{}
-				}
-				opt.Leaving[lv.addr] = true
-				e.info(ctx, "the acting master is leaving the cluster: no failover against it; waiting until it has handed its slots off", map[string]any{"address": spec.Addr, "acting_master": lv.addr})
-				continue
-			}
-			if !onlyReplan(err) {
-				return obs, err
-			}
-			e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"address": spec.Addr, "why": err.Error()})
-		}
-	}
-	if len(forgotten) > 0 {
-		if err := e.holdRejoin(ctx, spec, forgotten, reachable, obs.ID(spec.Master)); err != nil {
-			return obs, err
-		}
-	}
-	return Observe(ctx, e.Pool, spec.Addrs(), true), nil
+	return reachable, nil
 }
-
-// unreadableRounds bounds the rounds a node plan reads again while a
-// master serving slots does not answer.
-const unreadableRounds = 5
 
 // observeMembers reads the node, its seeds and declared master, and every
 // member any node read lists in its view, until no view names a node not
