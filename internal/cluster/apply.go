@@ -673,7 +673,10 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 			})
 			if err == nil {
 				n.Info = ParseInfo(info.Val())
-				n.View, err = ParseNodes(nodes.Val())
+				var v []NodeLine
+				if v, err = ParseNodes(nodes.Val()); err == nil {
+					n.setView(v)
+				}
 			}
 			if err != nil {
 				n.Err = nodeErr(p.Addr, "CLUSTER NODES", err)

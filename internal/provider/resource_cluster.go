@@ -259,7 +259,11 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		for _, s := range out {
 			addrs = append(addrs, s.Members()...)
 		}
-		split = r.readSplit(ctx, addrs)
+		raw, d := req.Private.GetKey(ctx, splitKey)
+		resp.Diagnostics.Append(d...)
+		if !r.readNoSplit(raw) || !sameMembers(addrs, prior) {
+			split = r.readSplit(ctx, addrs)
+		}
 		r.warnPartition(split, &resp.Diagnostics)
 	}
 	if !resp.Diagnostics.HasError() {
@@ -471,6 +475,26 @@ func priorSlots(out []cluster.Shard, prior []shardConfig, served map[string]clus
 	return current, orphans, same
 }
 
+// sameMembers tells whether addrs are exactly the members of the prior
+// shards (the nodes the refresh read), in any order.
+func sameMembers(addrs []string, prior []shardConfig) bool {
+	was := map[string]bool{}
+	for _, p := range prior {
+		for _, m := range p.Members() {
+			was[m] = true
+		}
+	}
+	if len(was) != len(addrs) {
+		return false
+	}
+	for _, a := range addrs {
+		if !was[a] {
+			return false
+		}
+	}
+	return true
+}
+
 func overlaps(a, b []string) bool {
 	for _, x := range a {
 		for _, y := range b {
@@ -603,6 +627,13 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, safetyKey, encodeWarnings(cluster.Safety(view, obs, true)))...)
+	// The plan of this run need not read every node again for a partition
+	// when this read saw none (see readNoSplit).
+	record := []byte(nil)
+	if reachable == len(addrs) && split == nil {
+		record = noSplitRecord(r.data.run)
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, splitKey, record)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
