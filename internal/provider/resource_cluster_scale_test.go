@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +54,17 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := data.executor().Apply(ctx, d, obs); err != nil {
+	ex := data.executor()
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		// The apply's progress, as the timeline of a terraform apply shows it.
+		logf := func(_ context.Context, msg string, f map[string]any) {
+			if strings.HasPrefix(msg, "stage done") || strings.HasPrefix(msg, "waiting") || strings.HasPrefix(msg, "converged") || strings.HasPrefix(msg, "applying") {
+				fmt.Fprintf(os.Stderr, "%7.3fs %s %v\n", time.Since(start).Seconds(), msg, f)
+			}
+		}
+		ex.Info, ex.Debug = logf, logf
+	}
+	if _, err := ex.Apply(ctx, d, obs); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("created %d nodes in %s", len(addrs), time.Since(start))
