@@ -153,6 +153,23 @@ func (n *NodeState) Known() []NodeLine {
 	return out
 }
 
+// known is Known without copying the lines (each carries a 2 kB slot
+// bitmap): the plan and the members walk every view of hundreds of nodes.
+func (n *NodeState) known() []*NodeLine {
+	if n == nil || len(n.View) == 0 {
+		return nil
+	}
+	out := make([]*NodeLine, 0, len(n.View)-1)
+	for i := range n.View {
+		l := &n.View[i]
+		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 // State is cluster_state from CLUSTER INFO ("ok", "fail"), "" if unknown.
 func (n *NodeState) State() string { return n.Info["cluster_state"] }
 

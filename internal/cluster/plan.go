@@ -193,8 +193,8 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// Slots that some member believes an undeclared node serves.
 	foreign := map[string]SlotSet{}
 	for _, a := range addrs {
-		for _, l := range obs.Node(a).Known() {
-			if obs.AddrOf(l.ID) != "" || l.Slots.Empty() || stale[l.ID] != "" {
+		for _, l := range obs.Node(a).known() {
+			if l.Slots.Empty() || stale[l.ID] != "" || obs.AddrOf(l.ID) != "" {
 				continue
 			}
 			f := foreign[l.ID]
@@ -297,20 +297,18 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	met := false
 	for i, a := range addrs {
 		for _, b := range addrs[i+1:] {
-			ab, ba := knows(obs, a, b), knows(obs, b, a)
-			why := fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
+			var st Step
 			switch {
-			case !ab:
-				st := meetStep(StepMeet, obs, a, b)
-				st.Why = why
-				steps = append(steps, st)
-				met = true
-			case !ba:
-				st := meetStep(StepMeet, obs, b, a)
-				st.Why = why
-				steps = append(steps, st)
-				met = true
+			case !knows(obs, a, b):
+				st = meetStep(StepMeet, obs, a, b)
+			case !knows(obs, b, a):
+				st = meetStep(StepMeet, obs, b, a)
+			default:
+				continue
 			}
+			st.Why = fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
+			steps = append(steps, st)
+			met = true
 		}
 	}
 	if met {
