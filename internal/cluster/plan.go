@@ -432,34 +432,10 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 
 	// 7. If anything changed, a second MEET round spreads roles and slots
 	// in one tick rather than by gossip; then wait until all agree.
-	//
-	// A pair that MEETs in this round has already exchanged, in its
-	// handshake, the configuration each node has after the first stage
-	// (slots added, epochs set): a node that changes nothing later in the
-	// round needs no announce to the nodes it met. At hundreds of nodes
-	// this halves a create's announces (each one is a handshake, a new
-	// connection on the cluster bus); the nodes whose role or slots change
-	// later still announce to every other.
 	if len(steps) > 0 {
-		met := map[[2]string]bool{}
-		later := map[string]bool{} // role or slots change after the MEETs
-		for _, st := range steps {
-			switch st.Kind {
-			case StepMeet:
-				met[[2]string{st.Addr, st.Target}] = true
-				met[[2]string{st.Target, st.Addr}] = true
-			case StepAddSlots, StepSetEpoch, StepForget, StepWaitKnown, StepConfigSet:
-			default:
-				later[st.Addr] = true
-				// A replica's master changes nothing itself.
-				if st.Target != "" && st.Kind != StepReplicate {
-					later[st.Target] = true
-				}
-			}
-		}
 		for _, a := range addrs {
 			for _, b := range addrs {
-				if a != b && (later[a] || !met[[2]string{a, b}]) {
+				if a != b {
 					steps = append(steps, meetStep(StepAnnounce, obs, a, b))
 				}
 			}

@@ -134,9 +134,7 @@ func TestPlanFreshCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := kinds(steps)
-	// Announces: only the replicas (their role changes after the MEETs),
-	// to every other node; the masters' slots travel in the handshakes.
-	want := map[StepKind]int{StepAddSlots: 3, StepSetEpoch: 6, StepMeet: 15, StepWaitKnown: 1, StepReplicate: 3, StepAnnounce: 15, StepWaitReady: 1}
+	want := map[StepKind]int{StepAddSlots: 3, StepSetEpoch: 6, StepMeet: 15, StepWaitKnown: 1, StepReplicate: 3, StepAnnounce: 30, StepWaitReady: 1}
 	for kind, n := range want {
 		if k[kind] != n {
 			t.Errorf("%s steps: got %d, want %d (all: %v)", kind, k[kind], n, k)
