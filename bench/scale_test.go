@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -6,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +24,8 @@ import (
 //   - floor: a lone node's rejoin delay (see BenchmarkCreate);
 //   - create: `terraform apply` of the whole cluster, to ready;
 //   - plan: three no-change `terraform plan -detailed-exitcode` (exit 0);
-//   - rss: the provider process's peak resident set (VmHWM, from GNU time
-//     wrapped around the plugin), over the apply and over the plans;
+//   - rss: the provider processes' peak resident set (VmHWM, read from /proc
+//     while terraform runs, see runWatched), over the apply and the plans;
 //   - redis-cli (unless BENCH_CLI=0): `redis-cli --cluster create` on as
 //     many other nodes, returned and ready, then `redis-cli --cluster check`.
 //
@@ -35,9 +36,6 @@ import (
 //	BENCH_NODES=200 go test ./bench -run '^$' -bench Scale -benchtime 1x -timeout 30m
 func BenchmarkScale(b *testing.B) {
 	requireTools(b, "redis-cli")
-	if _, err := os.Stat("/usr/bin/time"); err != nil {
-		b.Skip("GNU time (/usr/bin/time) not found: the provider's peak RSS is read through it")
-	}
 	n := envInt(b, "BENCH_NODES", 30)
 	replicas := envInt(b, "BENCH_REPLICAS", 1)
 	if n%(1+replicas) != 0 || n/(1+replicas) < 3 {
@@ -53,7 +51,7 @@ func BenchmarkScale(b *testing.B) {
 		timeout = d
 	}
 	cli := os.Getenv("BENCH_CLI") != "0"
-	rc := rssProviderRC(b)
+	rc := providerRC(b)
 
 	var floor, create, plans, cliReturned, cliReady, cliCheck samples
 	var rssApply, rssPlan []float64
@@ -105,10 +103,8 @@ func scaleIteration(b *testing.B, rc string, n, masters, replicas int, timeout t
 
 		shards := layout(redistest.Addrs(nodes), masters, replicas)
 		w := newWorkspace(b, rc, clusterConfig(shards))
-		rssFile := filepath.Join(w.dir, "rss")
-		w.env = append(w.env, "BENCH_RSS_FILE="+rssFile)
 		b.StartTimer()
-		out, code, took, err := w.run("apply", "-auto-approve", "-input=false")
+		out, code, took, use, err := runWatched(w, "apply", "-auto-approve", "-input=false")
 		b.StopTimer()
 		r.create = took
 		if err != nil || code != 0 {
@@ -118,7 +114,7 @@ func scaleIteration(b *testing.B, rc string, n, masters, replicas int, timeout t
 			}
 			s.Fatal(msg)
 		}
-		r.rssApply = peakRSS(b, rssFile)
+		r.rssApply = float64(use.peakKB)
 		progress(b, "terraform create of %d nodes %.3fs (+%.3fs over floor), provider peak RSS %.0f MB (load %s)",
 			n, took.Seconds(), (took - r.floor).Seconds(), r.rssApply/1024, loadavg())
 		if w.log != "" {
@@ -133,17 +129,19 @@ func scaleIteration(b *testing.B, rc string, n, masters, replicas int, timeout t
 		}
 		checkLayout(s, nodes, views, shards)
 
-		_ = os.Remove(rssFile)
 		for i := range 3 {
-			took := w.mustRun(b, 0, "plan", "-detailed-exitcode", "-input=false")
+			out, code, took, use, err := runWatched(w, "plan", "-detailed-exitcode", "-input=false")
+			if err != nil || code != 0 {
+				s.Fatalf("terraform plan: exit %d (want 0: no change), %v\n%s", code, err, tail(out, 40))
+			}
 			r.plans = append(r.plans, took)
+			r.rssPlan = max(r.rssPlan, float64(use.peakKB))
 			progress(b, "no-change plan %d of %d nodes %.3fs (load %s)", i+1, n, took.Seconds(), loadavg())
 			if w.log != "" {
 				progress(b, "timeline (s since terraform started):\n%s", stageSummary(w.log, w.started))
 				rotateLog(w.log, fmt.Sprintf("plan-%d", i+1))
 			}
 		}
-		r.rssPlan = peakRSS(b, rssFile)
 		progress(b, "provider peak RSS over the plans %.0f MB", r.rssPlan/1024)
 	}()
 	if !cli {
@@ -177,46 +175,6 @@ func redisCLICheck(tb testing.TB, addr string) time.Duration {
 		tb.Fatalf("redis-cli --cluster check: %v after %s\n%s", err, took, tail(buf.String(), 20))
 	}
 	return took
-}
-
-// rssProviderRC returns a CLI configuration whose provider is a wrapper
-// script: GNU time runs the built provider and appends its peak RSS (kB) to
-// $BENCH_RSS_FILE when it exits.
-func rssProviderRC(b *testing.B) string {
-	b.Helper()
-	providerRC(b) // builds the provider into buildDir
-	dir := filepath.Join(buildDir, "rss")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	script := fmt.Sprintf("#!/bin/sh\nexec /usr/bin/time -a -o \"${BENCH_RSS_FILE:-/dev/null}\" -f %%M %q \"$@\"\n", filepath.Join(buildDir, "terraform-provider-redis"))
-	if err := os.WriteFile(filepath.Join(dir, "terraform-provider-redis"), []byte(script), 0o755); err != nil { //nolint:gosec // an executable script
-		b.Fatal(err)
-	}
-	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/tfredis/redis\" = %q\n  }\n  direct {}\n}\n", dir)
-	path := filepath.Join(dir, "terraformrc")
-	if err := os.WriteFile(path, []byte(rc), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
-
-// peakRSS returns the largest peak RSS (kB) GNU time recorded in path, one
-// line per provider process; 0 when none (a provider killed before it exited).
-func peakRSS(b *testing.B, path string) float64 {
-	b.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		progress(b, "no peak RSS recorded: %v", err)
-		return 0
-	}
-	var peak float64
-	for _, line := range strings.Fields(string(data)) {
-		if v, err := strconv.ParseFloat(line, 64); err == nil {
-			peak = max(peak, v)
-		}
-	}
-	return peak
 }
 
 func envInt(b *testing.B, name string, def int) int {
