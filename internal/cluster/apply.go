@@ -776,10 +776,18 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 	for _, a := range d.Observed() {
 		p := prev.Node(a)
 		if p == nil || !p.OK() {
-			n := observeNode(ctx, e.Pool, a, true)
-			mu.Lock()
-			out.Nodes[a] = n
-			mu.Unlock()
+			// Concurrently too: a node that does not answer costs up to
+			// twice the dial timeout, and one after the other a hundred of
+			// them (an overloaded machine) kept a wait from polling, or
+			// saying anything, for minutes.
+			wg.Add(1)
+			go func(a string) {
+				defer wg.Done()
+				n := observeNode(ctx, e.Pool, a, true)
+				mu.Lock()
+				out.Nodes[a] = n
+				mu.Unlock()
+			}(a)
 			continue
 		}
 		wg.Add(1)
