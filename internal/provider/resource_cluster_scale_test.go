@@ -77,9 +77,12 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ptyp := schemas.Provider.ValueType()
+	ptyp, ok := schemas.Provider.ValueType().(tftypes.Object)
+	if !ok {
+		b.Fatalf("provider schema value type %T is not an object", schemas.Provider.ValueType())
+	}
 	pvals := map[string]tftypes.Value{}
-	for name, at := range ptyp.(tftypes.Object).AttributeTypes {
+	for name, at := range ptyp.AttributeTypes {
 		pvals[name] = tftypes.NewValue(at, nil)
 	}
 	pvals["password"] = tftypes.NewValue(tftypes.String, redistest.DefaultPassword)
