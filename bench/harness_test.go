@@ -169,7 +169,13 @@ func (s *scope) close() {
 // passed since they started. Untimed.
 func startNodes(tb testing.TB, n int) []*redistest.Node {
 	tb.Helper()
-	nodes := redistest.Start(tb, n, redistest.Options{DistinctHosts: true, NodeTimeout: nodeTimeout})
+	return startNodesTimeout(tb, n, nodeTimeout)
+}
+
+// startNodesTimeout is startNodes with the given cluster-node-timeout.
+func startNodesTimeout(tb testing.TB, n int, timeout time.Duration) []*redistest.Node {
+	tb.Helper()
+	nodes := redistest.Start(tb, n, redistest.Options{DistinctHosts: true, NodeTimeout: timeout})
 	// Every process has started by now (each answered), so its 2 s run
 	// from before this point.
 	up := time.Now()

@@ -81,8 +81,10 @@ const (
 // ParseNodes parses the whole reply of CLUSTER NODES. Blank lines are skipped;
 // a malformed line is an error that quotes it.
 func ParseNodes(text string) ([]NodeLine, error) {
-	var out []NodeLine
-	for _, line := range strings.Split(text, "\n") {
+	lines := strings.Split(text, "\n")
+	// NodeLine carries a 2 kB slot bitmap: grow the slice once.
+	out := make([]NodeLine, 0, len(lines))
+	for _, line := range lines {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -92,6 +94,9 @@ func ParseNodes(text string) ([]NodeLine, error) {
 			return nil, err
 		}
 		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }

@@ -43,6 +43,48 @@ type NodeState struct {
 	// Repl is INFO replication, when the observation asked for the safety
 	// facts (nil otherwise, or when it failed).
 	Repl map[string]string
+
+	// idx indexes View by node ID (see setView); it is used only while it
+	// still describes View, so a copy given another View falls back to
+	// scanning it.
+	idx *viewIndex
+}
+
+// viewIndex maps node IDs to their line in one View, and the myself line.
+type viewIndex struct {
+	first *NodeLine // &View[0] when built
+	n     int       // len(View) when built
+	byID  map[string]int
+	self  int // -1: no myself line
+}
+
+// setView sets the node's view and indexes it, so that Lookup and Self
+// cost a map access instead of a scan: at hundreds of nodes, the plan asks
+// for every node's view of every other.
+func (n *NodeState) setView(v []NodeLine) {
+	n.View = v
+	n.idx = nil
+	if len(v) == 0 {
+		return
+	}
+	ix := &viewIndex{first: &v[0], n: len(v), byID: make(map[string]int, len(v)), self: -1}
+	for i := range v {
+		if _, dup := ix.byID[v[i].ID]; !dup {
+			ix.byID[v[i].ID] = i
+		}
+		if ix.self < 0 && v[i].Myself() {
+			ix.self = i
+		}
+	}
+	n.idx = ix
+}
+
+// index returns the view's index when it describes the current View.
+func (n *NodeState) index() *viewIndex {
+	if ix := n.idx; ix != nil && len(n.View) == ix.n && ix.n > 0 && &n.View[0] == ix.first {
+		return ix
+	}
+	return nil
 }
 
 // OK tells whether the node answered.
@@ -62,6 +104,12 @@ func (n *NodeState) Self() *NodeLine {
 	if !n.OK() {
 		return nil
 	}
+	if ix := n.index(); ix != nil {
+		if ix.self < 0 {
+			return nil
+		}
+		return &n.View[ix.self]
+	}
 	for i := range n.View {
 		if n.View[i].Myself() {
 			return &n.View[i]
@@ -75,6 +123,12 @@ func (n *NodeState) Lookup(id string) *NodeLine {
 	if !n.OK() {
 		return nil
 	}
+	if ix := n.index(); ix != nil {
+		if i, ok := ix.byID[id]; ok {
+			return &n.View[i]
+		}
+		return nil
+	}
 	for i := range n.View {
 		if n.View[i].ID == id {
 			return &n.View[i]
@@ -86,8 +140,28 @@ func (n *NodeState) Lookup(id string) *NodeLine {
 // Known lists the nodes this node knows besides itself, skipping handshake
 // and address-less entries (they carry random or stale IDs).
 func (n *NodeState) Known() []NodeLine {
-	var out []NodeLine
+	if n == nil || len(n.View) == 0 {
+		return nil
+	}
+	out := make([]NodeLine, 0, len(n.View)-1)
 	for _, l := range n.View {
+		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// known is Known without copying the lines (each carries a 2 kB slot
+// bitmap): the plan and the members walk every view of hundreds of nodes.
+func (n *NodeState) known() []*NodeLine {
+	if n == nil || len(n.View) == 0 {
+		return nil
+	}
+	out := make([]*NodeLine, 0, len(n.View)-1)
+	for i := range n.View {
+		l := &n.View[i]
 		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
 			continue
 		}
@@ -129,6 +203,12 @@ func (n *NodeState) AtLeast(major, minor int) bool {
 // Observed is one read of a set of nodes, keyed by declared address.
 type Observed struct {
 	Nodes map[string]*NodeState
+
+	// addrOf indexes the nodes read by ID for AddrOf, built on first use.
+	mu     sync.Mutex
+	addrOf map[string]string
+	// splits remembers FindSplit's answers (see there).
+	splits map[string]*Split
 }
 
 // Node returns the observation of addr (nil when it was not observed).
@@ -144,6 +224,28 @@ func (o *Observed) ID(addr string) string {
 
 // AddrOf returns the observed address whose node has ID id, "" when none.
 func (o *Observed) AddrOf(id string) string {
+	if id == "" {
+		return ""
+	}
+	o.mu.Lock()
+	if o.addrOf == nil {
+		o.addrOf = make(map[string]string, len(o.Nodes))
+		// Lowest address first, as the scan below finds some address.
+		for _, a := range sortedKeys(o.Nodes) {
+			if n := o.Nodes[a]; n.OK() && n.ID != "" {
+				if _, dup := o.addrOf[n.ID]; !dup {
+					o.addrOf[n.ID] = a
+				}
+			}
+		}
+	}
+	a, ok := o.addrOf[id]
+	o.mu.Unlock()
+	// The index is checked against the nodes, which callers may replace
+	// after it was built; a miss or a stale entry scans them.
+	if n := o.Nodes[a]; ok && n.OK() && n.ID == id {
+		return a
+	}
 	for a, n := range o.Nodes {
 		if n.OK() && n.ID == id {
 			return a
@@ -322,7 +424,7 @@ func observeNodeWith(ctx context.Context, pool *Pool, addr string, opts ObserveO
 			n.Err = &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
 			return n
 		}
-		n.View = v
+		n.setView(v)
 	}
 	// MEET goes to where peers reach the node: the address it is declared
 	// (announced) at; the one Terraform dials differs behind address_map.

@@ -70,7 +70,36 @@ func (s *Split) IsCutOff(addr string) bool {
 // the masters up, none of them is agreed failed by the others, and no link
 // between nodes read is suspected; or when no master serves slots yet (a
 // cluster being built). Pure.
+//
+// The answer is remembered in obs for the same addresses and node states:
+// a refresh or plan asks it many times of one observation. Callers must
+// not change the Split returned.
 func FindSplit(addrs []string, obs *Observed) *Split {
+	if obs == nil {
+		return findSplit(addrs, obs)
+	}
+	var key strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintf(&key, "%s=%p;", a, obs.Nodes[a])
+	}
+	k := key.String()
+	obs.mu.Lock()
+	s, ok := obs.splits[k]
+	obs.mu.Unlock()
+	if ok {
+		return s
+	}
+	s = findSplit(addrs, obs)
+	obs.mu.Lock()
+	if obs.splits == nil {
+		obs.splits = map[string]*Split{}
+	}
+	obs.splits[k] = s
+	obs.mu.Unlock()
+	return s
+}
+
+func findSplit(addrs []string, obs *Observed) *Split {
 	var read []*NodeState
 	for _, a := range addrs {
 		if n := obs.Node(a); n.OK() && n.Self() != nil {
@@ -205,17 +234,31 @@ func slotMasters(read []*NodeState) map[string]masterClaim {
 		id string
 		masterClaim
 	}
-	seen := map[claim]bool{}
+	// Every view repeats the same claims: dedupe by ID and epoch first
+	// (cheap keys), then by slots.
+	type key struct {
+		id    string
+		epoch int64
+	}
+	seen := map[key][]int{} // -> indexes in claims
 	var claims []claim
 	for _, n := range read {
-		for _, l := range n.View {
+		for i := range n.View {
+			l := &n.View[i]
 			if !l.IsMaster() || l.Slots.Empty() || l.Handshake() || l.HasFlag("noaddr") {
 				continue
 			}
-			c := claim{l.ID, masterClaim{l.Slots, l.ConfigEpoch}}
-			if !seen[c] {
-				seen[c] = true
-				claims = append(claims, c)
+			k := key{l.ID, l.ConfigEpoch}
+			dup := false
+			for _, j := range seen[k] {
+				if claims[j].slots == l.Slots {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				seen[k] = append(seen[k], len(claims))
+				claims = append(claims, claim{l.ID, masterClaim{l.Slots, l.ConfigEpoch}})
 			}
 		}
 	}

@@ -193,8 +193,8 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// Slots that some member believes an undeclared node serves.
 	foreign := map[string]SlotSet{}
 	for _, a := range addrs {
-		for _, l := range obs.Node(a).Known() {
-			if obs.AddrOf(l.ID) != "" || l.Slots.Empty() || stale[l.ID] != "" {
+		for _, l := range obs.Node(a).known() {
+			if l.Slots.Empty() || stale[l.ID] != "" || obs.AddrOf(l.ID) != "" {
 				continue
 			}
 			f := foreign[l.ID]
@@ -297,20 +297,18 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	met := false
 	for i, a := range addrs {
 		for _, b := range addrs[i+1:] {
-			ab, ba := knows(obs, a, b), knows(obs, b, a)
-			why := fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
+			var st Step
 			switch {
-			case !ab:
-				st := meetStep(StepMeet, obs, a, b)
-				st.Why = why
-				steps = append(steps, st)
-				met = true
-			case !ba:
-				st := meetStep(StepMeet, obs, b, a)
-				st.Why = why
-				steps = append(steps, st)
-				met = true
+			case !knows(obs, a, b):
+				st = meetStep(StepMeet, obs, a, b)
+			case !knows(obs, b, a):
+				st = meetStep(StepMeet, obs, b, a)
+			default:
+				continue
 			}
+			st.Why = fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
+			steps = append(steps, st)
+			met = true
 		}
 	}
 	if met {
@@ -712,70 +710,114 @@ func Converged(d Desired, obs *Observed) (bool, string) {
 	if err := requireAll(d, obs); err != nil {
 		return false, err.Error()
 	}
-	addrs := d.Addrs()
 	for id, why := range staleEntries(d, obs) {
 		return false, fmt.Sprintf("stale node %s: %s", short(id), why)
 	}
-	for _, a := range addrs {
-		n := obs.Node(a)
-		if st := n.State(); st != "ok" {
-			return false, fmt.Sprintf("%s reports cluster_state:%s", a, st)
-		}
-		for _, l := range n.View {
-			if l.Handshake() {
-				return false, fmt.Sprintf("%s still has a handshake entry for %s", a, l.Addr())
-			}
-		}
-		self := n.Self()
-		if len(self.Migrating)+len(self.Importing) > 0 {
-			return false, fmt.Sprintf("%s has slots migrating or importing", a)
-		}
-		for _, s := range d.Shards {
-			for _, b := range s.Members() {
-				id := obs.ID(b)
-				l := n.Lookup(id)
-				if l == nil {
-					return false, fmt.Sprintf("%s does not know %s", a, describe(b, id))
-				}
-				if l.Failing() {
-					return false, fmt.Sprintf("%s flags %s as failing (%s)", a, describe(b, id), strings.Join(l.Flags, ","))
-				}
-				if !l.Myself() && l.LinkState != "connected" {
-					return false, fmt.Sprintf("%s has its link to %s %s", a, describe(b, id), l.LinkState)
-				}
-				role, master, _ := d.Role(b)
-				if !d.Failback {
-					// Members of a shard are a set: accept either role as
-					// long as exactly the shard's members are involved.
-					role, master = roleInShard(obs, s, b)
-				}
-				switch role {
-				case RoleMaster:
-					if !l.IsMaster() {
-						return false, fmt.Sprintf("%s sees %s as %s, want master", a, describe(b, id), l.Role())
-					}
-					if l.Slots != s.Slots {
-						return false, fmt.Sprintf("%s sees %s serving slots %q, want %q", a, describe(b, id), l.Slots, s.Slots)
-					}
-				case RoleReplica:
-					if !l.IsReplica() || l.MasterID != obs.ID(master) {
-						return false, fmt.Sprintf("%s sees %s as %s of %q, want replica of %s", a, describe(b, id), l.Role(), l.MasterID, describe(master, obs.ID(master)))
-					}
-				}
-			}
+	want := expectedRoles(d, obs)
+	for _, a := range d.Addrs() {
+		if why := nodeDisagrees(d, obs, a, want); why != "" {
+			return false, why
 		}
 	}
 	return true, ""
 }
 
-// roleInShard returns the role a member of s actually has, and its master,
-// when the shard's current master is one of its members.
-func roleInShard(obs *Observed, s Shard, addr string) (role, master string) {
-	cur, _ := currentMaster(obs, s)
-	if addr == cur {
-		return RoleMaster, ""
+// Disagreements lists, node by node, why the declared nodes have not
+// converged on d (what Converged reports of the first one only): at most
+// limit lines, then how many more nodes disagree. Empty when they agree
+// or some node could not be read (Converged says which).
+func Disagreements(d Desired, obs *Observed, limit int) []string {
+	if requireAll(d, obs) != nil {
+		return nil
 	}
-	return RoleReplica, cur
+	want := expectedRoles(d, obs)
+	var out []string
+	more := 0
+	for _, a := range d.Addrs() {
+		why := nodeDisagrees(d, obs, a, want)
+		switch {
+		case why == "":
+		case len(out) < limit:
+			out = append(out, why)
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("and %d more nodes", more))
+	}
+	return out
+}
+
+// role is what a member should be: master, or replica of master.
+type role struct{ role, master string }
+
+// expectedRoles maps every declared member to its role as Converged
+// checks it: as declared, or, without Failback, by the shard's current
+// master (a shard's members are then a set).
+func expectedRoles(d Desired, obs *Observed) map[string]role {
+	out := map[string]role{}
+	for _, s := range d.Shards {
+		cur := s.Master
+		if !d.Failback {
+			cur, _ = currentMaster(obs, s)
+		}
+		for _, b := range s.Members() {
+			if b == cur {
+				out[b] = role{RoleMaster, ""}
+			} else {
+				out[b] = role{RoleReplica, cur}
+			}
+		}
+	}
+	return out
+}
+
+// nodeDisagrees says what the node at a sees that differs from d, "" when
+// nothing does.
+func nodeDisagrees(d Desired, obs *Observed, a string, want map[string]role) string {
+	n := obs.Node(a)
+	if st := n.State(); st != "ok" {
+		return fmt.Sprintf("%s reports cluster_state:%s", a, st)
+	}
+	for _, l := range n.View {
+		if l.Handshake() {
+			return fmt.Sprintf("%s still has a handshake entry for %s", a, l.Addr())
+		}
+	}
+	self := n.Self()
+	if len(self.Migrating)+len(self.Importing) > 0 {
+		return fmt.Sprintf("%s has slots migrating or importing", a)
+	}
+	for _, s := range d.Shards {
+		for _, b := range s.Members() {
+			id := obs.ID(b)
+			l := n.Lookup(id)
+			if l == nil {
+				return fmt.Sprintf("%s does not know %s", a, describe(b, id))
+			}
+			if l.Failing() {
+				return fmt.Sprintf("%s flags %s as failing (%s)", a, describe(b, id), strings.Join(l.Flags, ","))
+			}
+			if !l.Myself() && l.LinkState != "connected" {
+				return fmt.Sprintf("%s has its link to %s %s", a, describe(b, id), l.LinkState)
+			}
+			switch w := want[b]; w.role {
+			case RoleMaster:
+				if !l.IsMaster() {
+					return fmt.Sprintf("%s sees %s as %s, want master", a, describe(b, id), l.Role())
+				}
+				if l.Slots != s.Slots {
+					return fmt.Sprintf("%s sees %s serving slots %q, want %q", a, describe(b, id), l.Slots, s.Slots)
+				}
+			case RoleReplica:
+				if !l.IsReplica() || l.MasterID != obs.ID(w.master) {
+					return fmt.Sprintf("%s sees %s as %s of %q, want replica of %s", a, describe(b, id), l.Role(), l.MasterID, describe(w.master, obs.ID(w.master)))
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -172,27 +172,63 @@ func (s SlotSet) First() int {
 // Slots lists every slot in ascending order.
 func (s SlotSet) Slots() []int {
 	out := make([]int, 0, s.Len())
-	for i := 0; i < SlotCount; i++ {
-		if s.Has(i) {
-			out = append(out, i)
+	for i, w := range s.bits {
+		for w != 0 {
+			out = append(out, i*64+bits.TrailingZeros64(w))
+			w &= w - 1
 		}
 	}
 	return out
 }
 
-// Ranges returns the set as maximal ascending ranges.
+// Ranges returns the set as maximal ascending ranges. It walks 64-slot
+// words, skipping empty and full ones whole.
 func (s SlotSet) Ranges() []SlotRange {
 	var out []SlotRange
-	for i := 0; i < SlotCount; i++ {
-		if !s.Has(i) {
+	start := -1 // start of the open range, -1 when none
+	for i, w := range s.bits {
+		base := i * 64
+		switch w {
+		case 0:
+			if start >= 0 {
+				out = append(out, SlotRange{start, base - 1})
+				start = -1
+			}
+			continue
+		case ^uint64(0):
+			if start < 0 {
+				start = base
+			}
 			continue
 		}
-		j := i
-		for j+1 < SlotCount && s.Has(j+1) {
-			j++
+		for b := 0; b < 64; {
+			if w>>uint(b)&1 == 1 {
+				if start < 0 {
+					start = base + b
+				}
+				// Skip the run of ones.
+				run := bits.TrailingZeros64(^(w >> uint(b)))
+				b += run
+				if b < 64 {
+					out = append(out, SlotRange{start, base + b - 1})
+					start = -1
+				}
+				continue
+			}
+			if start >= 0 {
+				out = append(out, SlotRange{start, base + b - 1})
+				start = -1
+			}
+			// Skip the run of zeros.
+			rest := w >> uint(b)
+			if rest == 0 {
+				break
+			}
+			b += bits.TrailingZeros64(rest)
 		}
-		out = append(out, SlotRange{i, j})
-		i = j
+	}
+	if start >= 0 {
+		out = append(out, SlotRange{start, SlotCount - 1})
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -36,6 +38,33 @@ func (r *clusterResource) readSplit(ctx context.Context, addrs []string) *cluste
 		split = cluster.FindSplit(addrs, cluster.Observe(ctx, r.data.pool, addrs, true))
 	}
 	return split
+}
+
+// splitKey is the private-state key where Read records that it found no
+// partition, with the run (provider process) that read it.
+const splitKey = "no_split_run"
+
+// newRunID returns a random identifier for this provider process.
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// noSplitRecord is what Read stores under splitKey when every declared node
+// was read and none shows a partition (JSON: private state holds JSON).
+func noSplitRecord(run string) []byte {
+	return []byte(`{"run":"` + run + `"}`)
+}
+
+// readNoSplit tells whether raw (the private state under splitKey) says
+// that a refresh of this very run found no partition. A plan then needs
+// not read every node's CLUSTER NODES a second time: at hundreds of nodes
+// that read is most of the plan's time. After a refresh of another run
+// (terraform plan -refresh=false), or when the refresh saw a split, the
+// plan reads the nodes itself.
+func (r *clusterResource) readNoSplit(raw []byte) bool {
+	return r.data != nil && r.data.run != "" && len(raw) > 0 && string(raw) == string(noSplitRecord(r.data.run))
 }
 
 // warnPartition adds the plan-time warning for a split.

@@ -61,6 +61,9 @@ type providerData struct {
 	departures *cluster.Departures
 	// claims refuses a node declared by two resources (see claims).
 	claims *claims
+	// run tells this provider process (one Terraform run) from others: a
+	// plan trusts a partition check that a refresh of the same run made.
+	run string
 }
 
 func (p *redisProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -131,7 +134,7 @@ func (p *redisProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	routeRedisLogs()
-	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password, departures: cluster.NewDepartures(), claims: newClaims()}
+	data := &providerData{pool: cluster.NewPool(cfg), password: cfg.Credentials.Password, departures: cluster.NewDepartures(), claims: newClaims(), run: newRunID()}
 	tflog.Debug(data.mask(ctx), "configured redis provider", map[string]any{
 		"dial_timeout": cfg.DialTimeout.String(), "tls": cfg.TLS != nil, "acl_user": cfg.Credentials.Username != "",
 		"address_map": len(cfg.AddressMap),

@@ -250,7 +250,11 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		for _, s := range out {
 			addrs = append(addrs, s.Members()...)
 		}
-		split = r.readSplit(ctx, addrs)
+		raw, d := req.Private.GetKey(ctx, splitKey)
+		resp.Diagnostics.Append(d...)
+		if !r.readNoSplit(raw) || !sameMembers(addrs, prior) {
+			split = r.readSplit(ctx, addrs)
+		}
 		r.warnPartition(split, &resp.Diagnostics)
 	}
 	if !resp.Diagnostics.HasError() {
@@ -430,6 +434,26 @@ func shardsOf(cs []shardConfig) []cluster.Shard {
 	return out
 }
 
+// sameMembers tells whether addrs are exactly the members of the prior
+// shards (the nodes the refresh read), in any order.
+func sameMembers(addrs []string, prior []shardConfig) bool {
+	was := map[string]bool{}
+	for _, p := range prior {
+		for _, m := range p.Members() {
+			was[m] = true
+		}
+	}
+	if len(was) != len(addrs) {
+		return false
+	}
+	for _, a := range addrs {
+		if !was[a] {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx = r.data.mask(ctx)
 	var plan clusterModel
@@ -551,6 +575,13 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, safetyKey, encodeWarnings(cluster.Safety(view, obs, true)))...)
+	// The plan of this run need not read every node again for a partition
+	// when this read saw none (see readNoSplit).
+	record := []byte(nil)
+	if reachable == len(addrs) && split == nil {
+		record = noSplitRecord(r.data.run)
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, splitKey, record)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
