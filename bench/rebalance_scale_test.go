@@ -46,7 +46,7 @@ func BenchmarkRebalanceScale(b *testing.B) {
 	shards := envInt(b, "BENCH_SHARDS", 100)
 	add := envInt(b, "BENCH_ADD", 10)
 	nkeys := envInt(b, "BENCH_KEYS", 200_000)
-	rc := providerRC(b)
+	requireProvider(b)
 	data := make(map[string]string, nkeys)
 	for i := range nkeys {
 		data["bench:rb:"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
@@ -54,8 +54,8 @@ func BenchmarkRebalanceScale(b *testing.B) {
 	var tf, cliAdd, cliJoin, cliRebalance samples
 	for b.Loop() {
 		b.StopTimer()
-		t := rebalanceTerraform(b, rc, shards, add, data)
-		ad, jn, rb := rebalanceCLI(b, rc, shards, add, data)
+		t := rebalanceTerraform(b, shards, add, data)
+		ad, jn, rb := rebalanceCLI(b, shards, add, data)
 		tf, cliAdd, cliJoin, cliRebalance = append(tf, t), append(cliAdd, ad), append(cliJoin, jn), append(cliRebalance, rb)
 		progress(b, "terraform %.3fs | MEET %.3fs + join %.3fs + rebalance %.3fs = %.3fs | ratio %.2f (load %s)",
 			t.Seconds(), ad.Seconds(), jn.Seconds(), rb.Seconds(), (ad + jn + rb).Seconds(), t.Seconds()/(ad+jn+rb).Seconds(), loadavg())
@@ -72,9 +72,9 @@ func BenchmarkRebalanceScale(b *testing.B) {
 
 // rebalanceSetup starts shards+add nodes, builds a cluster of the first
 // shards with terraform and fills it. Untimed.
-func rebalanceSetup(b *testing.B, s *scope, rc string, shards, add int, data map[string]string) ([]*redistest.Node, *workspace) {
+func rebalanceSetup(b *testing.B, s *scope, shards, add int, data map[string]string) ([]*redistest.Node, *workspace) {
 	nodes := startNodes(s, shards+add)
-	w := newWorkspace(b, rc, clusterConfig(layout(redistest.Addrs(nodes[:shards]), shards, 0)))
+	w := newWorkspace(b, clusterConfig(layout(redistest.Addrs(nodes[:shards]), shards, 0)))
 	took := w.mustRun(b, 0, "apply", "-auto-approve", "-input=false")
 	start := time.Now()
 	fillKeys(s, nodes[:shards], data)
@@ -82,10 +82,10 @@ func rebalanceSetup(b *testing.B, s *scope, rc string, shards, add int, data map
 	return nodes, w
 }
 
-func rebalanceTerraform(b *testing.B, rc string, shards, add int, data map[string]string) time.Duration {
+func rebalanceTerraform(b *testing.B, shards, add int, data map[string]string) time.Duration {
 	s := newScope(b)
 	defer s.close()
-	nodes, w := rebalanceSetup(b, s, rc, shards, add, data)
+	nodes, w := rebalanceSetup(b, s, shards, add, data)
 	w.write(b, clusterConfig(layout(redistest.Addrs(nodes), shards+add, 0)))
 	b.StartTimer()
 	out, code, took, use, err := runWatched(w, "apply", "-auto-approve", "-input=false")
@@ -101,10 +101,10 @@ func rebalanceTerraform(b *testing.B, rc string, shards, add int, data map[strin
 	return took
 }
 
-func rebalanceCLI(b *testing.B, rc string, shards, add int, data map[string]string) (addT, joinT, rebalanceT time.Duration) {
+func rebalanceCLI(b *testing.B, shards, add int, data map[string]string) (addT, joinT, rebalanceT time.Duration) {
 	s := newScope(b)
 	defer s.close()
-	nodes, _ := rebalanceSetup(b, s, rc, shards, add, data)
+	nodes, _ := rebalanceSetup(b, s, shards, add, data)
 	seed := nodes[0].Addr()
 	// What add-node does, for every new node at once (add-node itself
 	// refuses to run until the previous node is known everywhere).

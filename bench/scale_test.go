@@ -51,13 +51,13 @@ func BenchmarkScale(b *testing.B) {
 		timeout = d
 	}
 	cli := os.Getenv("BENCH_CLI") != "0"
-	rc := providerRC(b)
+	requireProvider(b)
 
 	var floor, create, plans, cliReturned, cliReady, cliCheck samples
 	var rssApply, rssPlan []float64
 	for b.Loop() {
 		b.StopTimer()
-		r := scaleIteration(b, rc, n, masters, replicas, timeout, cli)
+		r := scaleIteration(b, n, masters, replicas, timeout, cli)
 		floor = append(floor, r.floor)
 		create = append(create, r.create)
 		plans = append(plans, r.plans...)
@@ -92,7 +92,7 @@ type scaleResult struct {
 	cliReturned, cliReady, cliCheck time.Duration
 }
 
-func scaleIteration(b *testing.B, rc string, n, masters, replicas int, timeout time.Duration, cli bool) (r scaleResult) {
+func scaleIteration(b *testing.B, n, masters, replicas int, timeout time.Duration, cli bool) (r scaleResult) {
 	func() {
 		s := newScope(b)
 		defer s.close()
@@ -102,7 +102,7 @@ func scaleIteration(b *testing.B, rc string, n, masters, replicas int, timeout t
 		progress(b, "floor %.3fs (load %s)", r.floor.Seconds(), loadavg())
 
 		shards := layout(redistest.Addrs(nodes), masters, replicas)
-		w := newWorkspace(b, rc, clusterConfig(shards))
+		w := newWorkspace(b, clusterConfig(shards))
 		b.StartTimer()
 		out, code, took, use, err := runWatched(w, "apply", "-auto-approve", "-input=false")
 		b.StopTimer()
