@@ -74,7 +74,7 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 	if self == nil {
 		return res, fmt.Errorf("node %s: its CLUSTER NODES has no line for itself", spec.Addr)
 	}
-	if err := unreadableOwners(spec, obs); err != nil {
+	if err := unreadableOwners(obs); err != nil {
 		return res, err
 	}
 	members := nodeMembersOf(spec, obs)
@@ -151,14 +151,14 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 	if err != nil {
 		return res, err
 	}
-	res.Steps, res.Wait = holdLastSlot(spec, obs, opt, nodeScope(spec, obs, steps))
+	res.Steps, res.Wait = holdLastSlot(obs, opt, nodeScope(spec, obs, steps))
 	return res, nil
 }
 
 // holdLastSlot drops the moves that would take the last slots of a master
 // declared (in this run) with slots it holds none of yet, and says what the
 // node waits for instead.
-func holdLastSlot(spec NodeSpec, obs *Observed, opt NodePlanOptions, steps []Step) ([]Step, string) {
+func holdLastSlot(obs *Observed, opt NodePlanOptions, steps []Step) ([]Step, string) {
 	var out []Step
 	var wait string
 	for _, s := range steps {
@@ -386,7 +386,7 @@ func takeoverOf(spec NodeSpec, obs *Observed, shards []Shard, opt NodePlanOption
 // unreadableOwners reports masters that the node or its peers see serving
 // slots but that could not be read: Plan cannot tell where those slots
 // belong. Address-less entries are left to the stale-ID repair.
-func unreadableOwners(spec NodeSpec, obs *Observed) error {
+func unreadableOwners(obs *Observed) error {
 	var errs Errors
 	seen := map[string]bool{}
 	for _, a := range sortedKeys(obs.Nodes) {

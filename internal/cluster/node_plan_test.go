@@ -111,7 +111,7 @@ func TestNodePlanScope(t *testing.T) {
 		}
 	}
 	got := stepsOf(p.Steps)
-	if !(met[a+c] || met[c+a]) || !(met[b+c] || met[c+b]) || !strings.Contains(got, c+": replicate "+a) {
+	if metAC, metBC := met[a+c] || met[c+a], met[b+c] || met[c+b]; !metAC || !metBC || !strings.Contains(got, c+": replicate "+a) {
 		t.Fatalf("steps %s; want %s to meet %s and %s and replicate %s", got, c, a, b, a)
 	}
 	// A declared master that is itself a replica just now: wait.
