@@ -34,15 +34,17 @@ import (
 // seeds 1 to 17 passed when this was written.
 func TestAccClusterNode_randomChanges(t *testing.T) {
 	t.Parallel()
-	seed, rounds := uint64(1), 3
+	// Seed 1 and seed 5 (a master replaced with its replica replaced, then
+	// a master replaced while roles swap and slots re-split) by default.
+	seeds, rounds := []uint64{1, 5}, 3
 	if v := os.Getenv("RANDOM_CHANGES_SEED"); v == "random" {
-		seed = rand.Uint64()
+		seeds = []uint64{rand.Uint64()}
 	} else if v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			t.Fatalf("RANDOM_CHANGES_SEED=%q: want a number or \"random\"", v)
 		}
-		seed = s
+		seeds = []uint64{s}
 	}
 	if v := os.Getenv("RANDOM_NODE_ROUNDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -51,6 +53,16 @@ func TestAccClusterNode_randomChanges(t *testing.T) {
 		}
 		rounds = n
 	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed_%d", seed), func(t *testing.T) {
+			t.Parallel()
+			randomNodeChanges(t, seed, rounds)
+		})
+	}
+}
+
+// randomNodeChanges applies rounds random declarations drawn from seed.
+func randomNodeChanges(t *testing.T, seed uint64, rounds int) {
 	t.Logf("seed %d, %d rounds (replay: RANDOM_CHANGES_SEED=%d)", seed, rounds, seed)
 
 	// Redis's own replica migration moves a replica to a master left
