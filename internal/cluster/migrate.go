@@ -203,6 +203,9 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	src, tgt := e.Pool.Client(s.Addr), e.Pool.Client(s.Target)
 	var others []string
 	for _, a := range sortedKeys(obs.Nodes) {
+		if s.EndsOnly {
+			break
+		}
 		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != s.Addr && a != s.Target {
 			others = append(others, a)
 		}

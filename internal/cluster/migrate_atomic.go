@@ -357,6 +357,9 @@ func (e *Executor) moveSlotsAtomic(ctx context.Context, obs *Observed, s Step, p
 	// time (best effort, as in the MIGRATE path).
 	var others []string
 	for _, a := range sortedKeys(obs.Nodes) {
+		if s.EndsOnly {
+			break // see Step.EndsOnly
+		}
 		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != s.Addr && a != s.Target {
 			others = append(others, a)
 		}

@@ -224,7 +224,7 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 			for _, s := range withKeys {
 				set.Add(s)
 			}
-			if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: tid, Slots: set}); err != nil {
+			if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: tid, Slots: set, EndsOnly: true}); err != nil {
 				errs = append(errs, err)
 				continue
 			}

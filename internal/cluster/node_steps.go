@@ -106,7 +106,7 @@ func (e *Executor) takeFrom(ctx context.Context, obs *Observed, to, toID, from, 
 	if slots.Empty() {
 		return nil
 	}
-	return e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: from, Target: to, TargetID: toID, Slots: slots})
+	return e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: from, Target: to, TargetID: toID, Slots: slots, EndsOnly: true})
 }
 
 func dedup(in []string) []string {

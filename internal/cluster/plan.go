@@ -115,6 +115,12 @@ type Step struct {
 	Expect *Desired
 	// Settings are the declared settings a StepConfigSet applies.
 	Settings map[string]string
+	// EndsOnly: a move tells its new owner to the two ends only, not to
+	// the other masters. Node resources move slots concurrently, and a
+	// late "SETSLOT NODE" from one move, reaching a master that has since
+	// taken the slot in another, would take the slot from it (seen: two
+	// masters each believing the other served 1,024 slots).
+	EndsOnly bool
 }
 
 func (s Step) String() string {
