@@ -197,7 +197,18 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	// slots independently, so one pair moves one way at a time.
 	pair := []string{s.Addr, s.Target}
 	slices.Sort(pair)
-	defer e.coord().Lock("pair:" + pair[0] + " " + pair[1])()
+	if s.EndsOnly {
+		// Node resources' moves: one move at a time per node, as source
+		// or target. A target's claim wins only while its config epoch,
+		// bumped by SETSLOT NODE, is above the source's; a move into the
+		// source at the same time bumps the source past it, and the slots
+		// end claimed by neither (seen: 448 slots each end believed the
+		// other served). Locks in address order: no deadlock.
+		defer e.coord().Lock("node:" + pair[0])()
+		defer e.coord().Lock("node:" + pair[1])()
+	} else {
+		defer e.coord().Lock("pair:" + pair[0] + " " + pair[1])()
+	}
 	srcID, dstID := obs.ID(s.Addr), s.TargetID
 	ip, port := dest(obs, s.Target)
 	src, tgt := e.Pool.Client(s.Addr), e.Pool.Client(s.Target)
