@@ -155,11 +155,60 @@ func Placement(addrs []string, replicas int) ([]ShardLayout, error) {
 	if replicas < 0 {
 		return nil, fmt.Errorf("replicas is %d: it must be 0 or more", replicas)
 	}
-	type node struct {
-		addr string
-		host string
+	nodes, err := placementNodes(addrs)
+	if err != nil {
+		return nil, err
 	}
-	nodes := make([]node, len(addrs))
+	nodeLen := len(nodes)
+	masters := nodeLen / (replicas + 1)
+	if masters < MinMasters {
+		return nil, fmt.Errorf("a Redis Cluster requires at least %d master nodes: %d nodes with %d replicas per master make %d masters; at least %d nodes are required",
+			MinMasters, nodeLen, replicas, masters, MinMasters*(replicas+1))
+	}
+	hosts, interleaved := interleaveByHost(nodes)
+	masterIdx := interleaved[:masters]
+	rest := append([]int(nil), interleaved[masters:]...)
+	// "Rotating the list sometimes helps to get better initial anti-affinity
+	// before the optimizer runs."
+	if len(rest) > 0 {
+		rest = append(rest[1:], rest[0])
+	}
+	owner, replica := assignReplicas(nodes, masterIdx, rest, replicas)
+
+	// Deterministic anti-affinity optimization.
+	hostIdx := map[string]int{}
+	for i, h := range hosts {
+		hostIdx[h] = i
+	}
+	opt := antiAffinity{owner: owner, node: replica, nodeHost: make([]int, nodeLen), masterHost: make([]int, masters)}
+	for i, n := range nodes {
+		opt.nodeHost[i] = hostIdx[n.host]
+	}
+	for m, n := range masterIdx {
+		opt.masterHost[m] = opt.nodeHost[n]
+	}
+	opt.optimize(len(hosts))
+
+	out := make([]ShardLayout, masters)
+	for m, n := range masterIdx {
+		out[m].Master = nodes[n].addr
+	}
+	for k, o := range owner {
+		out[o].Replicas = append(out[o].Replicas, nodes[replica[k]].addr)
+	}
+	return out, nil
+}
+
+// placedNode is one address Placement places, with its host.
+type placedNode struct {
+	addr string
+	host string
+}
+
+// placementNodes validates addrs (each once, comparing ports as numbers)
+// and splits off their hosts; errors name the nodes[i] at fault.
+func placementNodes(addrs []string) ([]placedNode, error) {
+	nodes := make([]placedNode, len(addrs))
 	seen := map[string]int{}
 	for i, a := range addrs {
 		if err := ValidateAddress(a); err != nil {
@@ -172,17 +221,14 @@ func Placement(addrs []string, replicas int) ([]ShardLayout, error) {
 			return nil, fmt.Errorf("nodes[%d]: address %q is already nodes[%d] (%q): each node may appear once", i, a, j, addrs[j])
 		}
 		seen[key] = i
-		nodes[i] = node{addr: a, host: host}
+		nodes[i] = placedNode{addr: a, host: host}
 	}
-	nodeLen := len(nodes)
-	masters := nodeLen / (replicas + 1)
-	if masters < MinMasters {
-		return nil, fmt.Errorf("a Redis Cluster requires at least %d master nodes: %d nodes with %d replicas per master make %d masters; at least %d nodes are required",
-			MinMasters, nodeLen, replicas, masters, MinMasters*(replicas+1))
-	}
+	return nodes, nil
+}
 
-	// Group by host in order of first appearance, then interleave.
-	var hosts []string
+// interleaveByHost groups the nodes by host in order of first appearance
+// and returns the hosts and the node indexes taken one per host in turn.
+func interleaveByHost(nodes []placedNode) (hosts []string, interleaved []int) {
 	byHost := map[string][]int{}
 	for i, n := range nodes {
 		if _, ok := byHost[n.host]; !ok {
@@ -190,25 +236,23 @@ func Placement(addrs []string, replicas int) ([]ShardLayout, error) {
 		}
 		byHost[n.host] = append(byHost[n.host], i)
 	}
-	interleaved := make([]int, 0, nodeLen)
-	for taken := 0; len(interleaved) < nodeLen; taken++ {
+	interleaved = make([]int, 0, len(nodes))
+	for taken := 0; len(interleaved) < len(nodes); taken++ {
 		for _, h := range hosts {
 			if g := byHost[h]; taken < len(g) {
 				interleaved = append(interleaved, g[taken])
 			}
 		}
 	}
-	masterIdx := interleaved[:masters]
-	rest := append([]int(nil), interleaved[masters:]...)
-	// "Rotating the list sometimes helps to get better initial anti-affinity
-	// before the optimizer runs."
-	if len(rest) > 0 {
-		rest = append(rest[1:], rest[0])
-	}
+	return hosts, interleaved
+}
 
-	// Replica assignment. Slots in assignment order: slot k holds replica
-	// node[k] for master owner[k] (an index into masterIdx).
-	var owner, replica []int
+// assignReplicas gives the rest of the nodes to the masters as redis-cli
+// does: replicas per master in turn, preferring a node on another host,
+// then any extra nodes one per master per round. Slot k of the result
+// holds replica node[k] for master owner[k] (an index into masterIdx).
+func assignReplicas(nodes []placedNode, masterIdx, rest []int, replicas int) (owner, replica []int) {
+	masters := len(masterIdx)
 	used := make([]bool, len(rest))
 	available := len(rest)
 	pick := func(m int) int {
@@ -244,29 +288,7 @@ func Placement(addrs []string, replicas int) ([]ShardLayout, error) {
 			available--
 		}
 	}
-
-	// Deterministic anti-affinity optimization.
-	hostIdx := map[string]int{}
-	for i, h := range hosts {
-		hostIdx[h] = i
-	}
-	opt := antiAffinity{owner: owner, node: replica, nodeHost: make([]int, nodeLen), masterHost: make([]int, masters)}
-	for i, n := range nodes {
-		opt.nodeHost[i] = hostIdx[n.host]
-	}
-	for m, n := range masterIdx {
-		opt.masterHost[m] = opt.nodeHost[n]
-	}
-	opt.optimize(len(hosts))
-
-	out := make([]ShardLayout, masters)
-	for m, n := range masterIdx {
-		out[m].Master = nodes[n].addr
-	}
-	for k, o := range owner {
-		out[o].Replicas = append(out[o].Replicas, nodes[replica[k]].addr)
-	}
-	return out, nil
+	return owner, replica
 }
 
 // antiAffinity is the deterministic stand-in for redis-cli's

@@ -213,13 +213,8 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	ip, port := dest(obs, s.Target)
 	src, tgt := e.Pool.Client(s.Addr), e.Pool.Client(s.Target)
 	var others []string
-	for _, a := range sortedKeys(obs.Nodes) {
-		if s.EndsOnly {
-			break
-		}
-		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != s.Addr && a != s.Target {
-			others = append(others, a)
-		}
+	if !s.EndsOnly { // see Step.EndsOnly
+		others = otherMasters(obs, s.Addr, s.Target)
 	}
 	if err := e.waitClusterOK(ctx, s.Target); err != nil {
 		return err
@@ -260,30 +255,10 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 		if bad, err := setSlots(ctx, tgt, chunk, "NODE", dstID); err != nil {
 			return nodeErr(s.Target, fmt.Sprintf("CLUSTER SETSLOT %d NODE", bad), err)
 		}
-		left := chunk
-		for attempt := 0; len(left) > 0; attempt++ {
-			var err error
-			if left, err = setSlotsNode(ctx, src, left, dstID); err != nil {
-				if e.isReplica(ctx, s.Addr) {
-					// The source gave its last slot away and follows the
-					// target; Valkey closes the connection of a client it
-					// unblocks on turning replica, so the answer was lost.
-					break
-				}
-				return nodeErr(s.Addr, "CLUSTER SETSLOT NODE", err)
-			}
-			if len(left) == 0 {
-				break
-			}
-			if attempt == 10 {
-				return &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER SETSLOT NODE",
-					Err: fmt.Errorf("slots %v still get new keys after 10 drains; the slots stay migrating and the next apply finishes them", left)}
-			}
-			n, err := e.drainSlots(ctx, s.Addr, s.Target, left, ip, port)
-			moved += n
-			if err != nil {
-				return err
-			}
+		n, err = e.assignChunk(ctx, s, chunk, ip, port)
+		moved += n
+		if err != nil {
+			return err
 		}
 		// The other masters learn the new owner in the background (best
 		// effort: gossip tells them too) while the next chunk starts.
@@ -306,6 +281,51 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 	e.info(ctx, "moved slots", map[string]any{"from": s.Addr, "to": s.Target, "slots": s.Slots.String(), "keys_moved": moved,
 		"elapsed_ms": el.Milliseconds(), "keys_per_second": int(float64(moved) / max(el.Seconds(), 1e-3))})
 	return nil
+}
+
+// otherMasters lists the observed masters besides a move's source and
+// target, which learn the slots' new owner after each chunk.
+func otherMasters(obs *Observed, src, dst string) []string {
+	var others []string
+	for _, a := range sortedKeys(obs.Nodes) {
+		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && a != src && a != dst {
+			others = append(others, a)
+		}
+	}
+	return others
+}
+
+// assignChunk gives a drained chunk of s's slots to the target on the
+// source (CLUSTER SETSLOT NODE), draining again the slots that got new
+// keys meanwhile, up to 10 times. It returns the keys it moved.
+func (e *Executor) assignChunk(ctx context.Context, s Step, chunk []int, ip string, port int) (int, error) {
+	src, dstID, moved := e.Pool.Client(s.Addr), s.TargetID, 0
+	left := chunk
+	for attempt := 0; len(left) > 0; attempt++ {
+		var err error
+		if left, err = setSlotsNode(ctx, src, left, dstID); err != nil {
+			if e.isReplica(ctx, s.Addr) {
+				// The source gave its last slot away and follows the
+				// target; Valkey closes the connection of a client it
+				// unblocks on turning replica, so the answer was lost.
+				return moved, nil
+			}
+			return moved, nodeErr(s.Addr, "CLUSTER SETSLOT NODE", err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if attempt == 10 {
+			return moved, &NodeError{Addr: s.Addr, Kind: ErrOther, Op: "CLUSTER SETSLOT NODE",
+				Err: fmt.Errorf("slots %v still get new keys after 10 drains; the slots stay migrating and the next apply finishes them", left)}
+		}
+		n, err := e.drainSlots(ctx, s.Addr, s.Target, left, ip, port)
+		moved += n
+		if err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
 }
 
 // setSlotConns is how many connections a node's SETSLOT commands for one

@@ -418,42 +418,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add(uint8(3), uint8(2), uint16(100), uint8(7), true)
 	f.Fuzz(func(t *testing.T, who, what uint8, slot uint16, forget uint8, failback bool) {
 		nodes := healthy3x2()
-		i := int(who) % len(nodes)
-		switch what % 5 {
-		case 0: // promote a replica over its master
-			if nodes[i].master != "" {
-				for j := range nodes {
-					if nodes[j].id == nodes[i].master {
-						nodes[i].slots, nodes[j].slots = nodes[j].slots, ""
-						nodes[j].master = nodes[i].id
-					}
-				}
-				nodes[i].master = ""
-			}
-		case 1: // point a replica elsewhere
-			if nodes[i].master != "" {
-				nodes[i].master = fid(1 + int(slot)%3)
-			}
-		case 2: // a lone, fresh node
-			nodes[i] = fakeNode{addr: nodes[i].addr, id: fid(50 + i), knows: []string{}}
-		case 3: // move one slot between masters
-			s := int(slot) % SlotCount
-			from := s * 3 / SlotCount
-			to := (from + 1) % 3
-			src, _ := ParseSlotSet(strings.Split(nodes[from].slots, ","))
-			dst, _ := ParseSlotSet(strings.Split(nodes[to].slots, ","))
-			src.Remove(s)
-			dst.Add(s)
-			nodes[from].slots, nodes[to].slots = src.String(), dst.String()
-		case 4: // a node forgets another
-			var ks []string
-			for j := range nodes {
-				if j != int(forget)%len(nodes) && j != i {
-					ks = append(ks, nodes[j].id)
-				}
-			}
-			nodes[i].knows = ks
-		}
+		nodes = mutateHealthy(nodes, who, what%5, slot, forget)
 		d := desired3x2(failback)
 		obs := fakeObserved(t, nodes)
 		steps, err := Plan(d, obs)

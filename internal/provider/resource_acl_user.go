@@ -405,7 +405,23 @@ func (r *aclUserResource) apply(ctx context.Context, getPlan func(context.Contex
 	}
 	warnVolatile(diags, volatile, "set")
 
-	// Read back what apply left: the form per engine version.
+	expect, status, ok := readBackACL(ctx, pool, members, u, diags)
+	if !ok {
+		return
+	}
+	if len(planned) > 0 {
+		// The plan named these members; one that joined since is set too and shows up in the next read.
+		status = planned
+	}
+	diags.Append(setACLExpect(ctx, private, expect)...)
+	diags.Append(r.fillState(ctx, &plan, status)...)
+	diags.Append(state.Set(ctx, plan)...)
+}
+
+// readBackACL reads the user back from the members after ACL SETUSER: the
+// form each engine version stores (what later reads compare with) and
+// each member's status. It reports members that differ and returns false.
+func readBackACL(ctx context.Context, pool *cluster.Pool, members []string, u cluster.ACLUser, diags *diag.Diagnostics) (cluster.ACLExpect, map[string]string, bool) {
 	after := cluster.ReadACLUser(ctx, pool, members, u.Name)
 	expect := cluster.ACLExpect{Forms: map[string]string{}, Fingerprints: u.Fingerprints()}
 	for _, a := range sortedStrings(after) {
@@ -427,15 +443,9 @@ func (r *aclUserResource) apply(ctx context.Context, getPlan func(context.Contex
 		sort.Strings(off)
 		diags.AddError("ACL User Not In Sync After Apply",
 			"Read back after ACL SETUSER, these members differ (another client changed them meanwhile?):\n- "+strings.Join(off, "\n- ")+"\nRun terraform apply again.")
-		return
+		return expect, nil, false
 	}
-	if len(planned) > 0 {
-		// The plan named these members; one that joined since is set too and shows up in the next read.
-		status = planned
-	}
-	diags.Append(setACLExpect(ctx, private, expect)...)
-	diags.Append(r.fillState(ctx, &plan, status)...)
-	diags.Append(state.Set(ctx, plan)...)
+	return expect, status, true
 }
 
 func warnVolatile(diags *diag.Diagnostics, volatile []string, what string) {

@@ -191,18 +191,8 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !known || resp.Diagnostics.HasError() {
 		return
 	}
-	if r.data != nil && len(shards) > 0 {
-		self := newClaim(fmt.Sprintf("a redis_cluster (shards led by %s)", shards[0].Master), req.Config, req.State)
-		for _, s := range shards {
-			for _, a := range append([]string{s.Master}, s.Replicas...) {
-				if other, conflict := r.data.claims.take(a, self); conflict {
-					resp.Diagnostics.AddAttributeError(path.Root("shards"), "Node Declared Twice", declaredTwice(a, self, other))
-				}
-			}
-		}
-		if resp.Diagnostics.HasError() {
-			return
-		}
+	if r.claimNodes(req, shards, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
 	}
 	declared := false
 	for _, s := range shards {
@@ -246,16 +236,7 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	// are what apply can reach without acting on the minority side.
 	var split *cluster.Split
 	if exists && r.data != nil && !resp.Diagnostics.HasError() {
-		var addrs []string
-		for _, s := range out {
-			addrs = append(addrs, s.Members()...)
-		}
-		raw, d := req.Private.GetKey(ctx, splitKey)
-		resp.Diagnostics.Append(d...)
-		if !r.readNoSplit(raw) || !sameMembers(addrs, prior) {
-			split = r.readSplit(ctx, addrs)
-		}
-		r.warnPartition(split, &resp.Diagnostics)
+		split = r.planPartition(ctx, req, out, prior, &resp.Diagnostics)
 	}
 	if !resp.Diagnostics.HasError() {
 		r.planNodes(ctx, req, resp, out, prior, state.Nodes, changing, split)
@@ -267,6 +248,42 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if r.data != nil {
 		r.planSafety(ctx, req, resp, config, state, out, exists)
 	}
+}
+
+// claimNodes records that this resource declares every member of shards,
+// for this run; a member another resource also declares is an error on
+// shards.
+func (r *clusterResource) claimNodes(req resource.ModifyPlanRequest, shards []shardConfig, diags *diag.Diagnostics) {
+	if r.data == nil || len(shards) == 0 {
+		return
+	}
+	self := newClaim(fmt.Sprintf("a redis_cluster (shards led by %s)", shards[0].Master), req.Config, req.State)
+	for _, s := range shards {
+		for _, a := range append([]string{s.Master}, s.Replicas...) {
+			if other, conflict := r.data.claims.take(a, self); conflict {
+				diags.AddAttributeError(path.Root("shards"), "Node Declared Twice", declaredTwice(a, self, other))
+			}
+		}
+	}
+}
+
+// planPartition reads whether the declared nodes are split (unless this
+// run's refresh saw no partition among the same members) and warns with
+// the sides: the planned nodes are what apply can reach without acting on
+// the minority side.
+func (r *clusterResource) planPartition(ctx context.Context, req resource.ModifyPlanRequest, out []cluster.Shard, prior []shardConfig, diags *diag.Diagnostics) *cluster.Split {
+	var addrs []string
+	for _, s := range out {
+		addrs = append(addrs, s.Members()...)
+	}
+	var split *cluster.Split
+	raw, d := req.Private.GetKey(ctx, splitKey)
+	diags.Append(d...)
+	if !r.readNoSplit(raw) || !sameMembers(addrs, prior) {
+		split = r.readSplit(ctx, addrs)
+	}
+	r.warnPartition(split, diags)
+	return split
 }
 
 // warnMixedVersions warns when the members last read run different engines
