@@ -70,89 +70,123 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 		}
 		return res, fmt.Errorf("node %s was not observed", spec.Addr)
 	}
-	self := n.Self()
-	if self == nil {
+	if n.Self() == nil {
 		return res, fmt.Errorf("node %s: its CLUSTER NODES has no line for itself", spec.Addr)
 	}
 	if err := unreadableOwners(obs); err != nil {
 		return res, err
 	}
-	members := nodeMembersOf(spec, obs)
-	shards, shardOf := observedShards(obs, members)
-	d := Desired{Failback: spec.Failback}
-
-	switch spec.Role {
-	case RoleMaster:
-		mine := Shard{Master: spec.Addr, Slots: spec.Slots.Union(selfClaims(self))}
-		// The shard whose master the node replaces or hands back to.
-		from := ""
-		if acting := failedOverFrom(spec, obs); acting != "" {
-			if !spec.Failback && acting != opt.TakingOver {
-				res.Swapped = true
-				return res, nil
-			}
-			if opt.Leaving[acting] {
-				res.Wait = fmt.Sprintf("acting master %s is leaving the cluster and handing its slots off", acting)
-				return res, nil
-			}
-			from = acting
-		} else if src := takeoverOf(spec, obs, shards, opt); src != "" {
-			from, res.Takeover = src, src
-		}
-		if i, ok := shardOf[from]; ok && from != "" {
-			// The acting (or replaced) master and its replicas join the
-			// node's shard: Plan makes the node follow it, then fail over.
-			mine.Replicas = append(mine.Replicas, shards[i].Members()...)
-			mine.Slots = mine.Slots.Union(shards[i].Slots)
-			shards[i] = Shard{}
-			d.Failback = true
-		}
-		for i := range shards {
-			shards[i].Slots = shards[i].Slots.Minus(spec.Slots)
-		}
-		// The node's own followers stay in its shard.
-		mine.Replicas = append(mine.Replicas, followersOf(obs, members, n.ID, mine.Replicas)...)
-		d.Shards = append(d.Shards, mine)
-	case RoleReplica:
-		ms := obs.Node(spec.Master).Self()
-		if fb, _ := swapped(spec, obs); fb != "" {
-			if !spec.Failback {
-				res.Swapped = true
-				return res, nil
-			}
-			// The node serves its declared master's slots since a
-			// failover: the shard is the node's, with the master in it.
-			d.Failback = true
-			reps := append([]string{spec.Addr}, followersOf(obs, members, n.ID, []string{spec.Master})...)
-			d.Shards = append(d.Shards, Shard{Master: spec.Master, Replicas: reps, Slots: selfClaims(self)})
-			break
-		}
-		if self.IsMaster() && !self.Slots.Empty() {
-			res.HandBack = true
-			return res, nil
-		}
-		i, ok := shardOf[spec.Master]
-		if !ok || ms == nil || !ms.IsMaster() {
-			res.Wait = fmt.Sprintf("declared master %s is not a master yet", spec.Master)
-			if ms != nil && ms.IsReplica() {
-				res.Wait = fmt.Sprintf("declared master %s is a replica of %s just now", spec.Master, followed(obs, ms))
-			}
-			return res, nil
-		}
-		shards[i].Replicas = append(shards[i].Replicas, spec.Addr)
+	nd := &nodeDesire{spec: spec, obs: obs, opt: opt, members: nodeMembersOf(spec, obs)}
+	nd.shards, nd.shardOf = observedShards(obs, nd.members)
+	nd.d = Desired{Failback: spec.Failback}
+	var done bool
+	if spec.Role == RoleMaster {
+		done = nd.master(&res)
+	} else {
+		done = nd.replica(&res)
 	}
-	for _, s := range shards {
+	if done {
+		return res, nil
+	}
+	for _, s := range nd.shards {
 		if s.Master != "" {
-			d.Shards = append(d.Shards, s)
+			nd.d.Shards = append(nd.d.Shards, s)
 		}
 	}
-	res.Desired = d
-	steps, err := Plan(d, obs)
+	res.Desired = nd.d
+	steps, err := Plan(nd.d, obs)
 	if err != nil {
 		return res, err
 	}
 	res.Steps, res.Wait = holdLastSlot(obs, opt, nodeScope(spec, obs, steps))
 	return res, nil
+}
+
+// nodeDesire builds NodePlan's Desired: the observed shards, with the
+// node placed as declared.
+type nodeDesire struct {
+	spec    NodeSpec
+	obs     *Observed
+	opt     NodePlanOptions
+	members []string
+	shards  []Shard
+	shardOf map[string]int
+	d       Desired
+}
+
+// master places a node declared master: its shard gets its declared
+// slots (and keeps what it serves), other shards lose them; a master it
+// takes over, or fails back from, joins its shard. It returns true when
+// the plan ends here (res says why).
+func (nd *nodeDesire) master(res *NodePlanResult) bool {
+	spec, obs, n := nd.spec, nd.obs, nd.obs.Node(nd.spec.Addr)
+	mine := Shard{Master: spec.Addr, Slots: spec.Slots.Union(selfClaims(n.Self()))}
+	// The shard whose master the node replaces or hands back to.
+	from := ""
+	if acting := failedOverFrom(spec, obs); acting != "" {
+		if !spec.Failback && acting != nd.opt.TakingOver {
+			res.Swapped = true
+			return true
+		}
+		if nd.opt.Leaving[acting] {
+			res.Wait = fmt.Sprintf("acting master %s is leaving the cluster and handing its slots off", acting)
+			return true
+		}
+		from = acting
+	} else if src := takeoverOf(spec, obs, nd.shards, nd.opt); src != "" {
+		from, res.Takeover = src, src
+	}
+	if i, ok := nd.shardOf[from]; ok && from != "" {
+		// The acting (or replaced) master and its replicas join the
+		// node's shard: Plan makes the node follow it, then fail over.
+		mine.Replicas = append(mine.Replicas, nd.shards[i].Members()...)
+		mine.Slots = mine.Slots.Union(nd.shards[i].Slots)
+		nd.shards[i] = Shard{}
+		nd.d.Failback = true
+	}
+	for i := range nd.shards {
+		nd.shards[i].Slots = nd.shards[i].Slots.Minus(spec.Slots)
+	}
+	// The node's own followers stay in its shard.
+	mine.Replicas = append(mine.Replicas, followersOf(obs, nd.members, n.ID, mine.Replicas)...)
+	nd.d.Shards = append(nd.d.Shards, mine)
+	return false
+}
+
+// replica places a node declared replica in its declared master's shard,
+// or in a shard of its own with that master when a failover swapped them.
+// It returns true when the plan ends here: a swap kept as it is, slots the
+// node still serves (HandBack), or a declared master that is not a master
+// yet (Wait).
+func (nd *nodeDesire) replica(res *NodePlanResult) bool {
+	spec, obs, n := nd.spec, nd.obs, nd.obs.Node(nd.spec.Addr)
+	self, ms := n.Self(), obs.Node(spec.Master).Self()
+	if fb, _ := swapped(spec, obs); fb != "" {
+		if !spec.Failback {
+			res.Swapped = true
+			return true
+		}
+		// The node serves its declared master's slots since a failover:
+		// the shard is the node's, with the master in it.
+		nd.d.Failback = true
+		reps := append([]string{spec.Addr}, followersOf(obs, nd.members, n.ID, []string{spec.Master})...)
+		nd.d.Shards = append(nd.d.Shards, Shard{Master: spec.Master, Replicas: reps, Slots: selfClaims(self)})
+		return false
+	}
+	if self.IsMaster() && !self.Slots.Empty() {
+		res.HandBack = true
+		return true
+	}
+	i, ok := nd.shardOf[spec.Master]
+	if !ok || ms == nil || !ms.IsMaster() {
+		res.Wait = fmt.Sprintf("declared master %s is not a master yet", spec.Master)
+		if ms != nil && ms.IsReplica() {
+			res.Wait = fmt.Sprintf("declared master %s is a replica of %s just now", spec.Master, followed(obs, ms))
+		}
+		return true
+	}
+	nd.shards[i].Replicas = append(nd.shards[i].Replicas, spec.Addr)
+	return false
 }
 
 // holdLastSlot drops the moves that would take the last slots of a master
