@@ -182,6 +182,15 @@ func isSetSlotNotMaster(err error) bool {
 		replyHasPrefix(err, "Please use SETSLOT only with primaries")
 }
 
+// isTargetNotMaster: "ERR Target node is not a master" (Valkey: "...not a
+// primary"), CLUSTER SETSLOT MIGRATING on a source whose view still shows
+// the target as a replica: it just turned master, and gossip has not told
+// the source yet.
+func isTargetNotMaster(err error) bool {
+	return replyHasPrefix(err, "Target node is not a master") ||
+		replyHasPrefix(err, "Target node is not a primary")
+}
+
 // isUnblocked: "UNBLOCKED force unblock from blocking operation, instance
 // state changed (master -> replica?)", a blocked command (Valkey 8.0+'s
 // replicated CLUSTER SETSLOT) whose node turned replica meanwhile. Redis

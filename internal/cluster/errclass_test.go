@@ -42,6 +42,7 @@ var predicates = []struct {
 	{"isFailoverMasterDown", isFailoverMasterDown, false, []string{"ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"}, []string{"ERR You should send CLUSTER FAILOVER to a replica"}},
 	{"isStillHoldsKeys", isStillHoldsKeys, false, []string{"ERR Can't assign hashslot 42 to a different node while I still hold keys for this hash slot."}, []string{"ERR I'm already the owner of hash slot 42"}},
 	{"isSetSlotNotMaster", isSetSlotNotMaster, false, []string{"ERR Please use SETSLOT only with masters.", "ERR Please use SETSLOT only with primaries."}, []string{"ERR Invalid slot"}},
+	{"isTargetNotMaster", isTargetNotMaster, false, []string{"ERR Target node is not a master", "ERR Target node is not a primary"}, []string{"ERR Please use SETSLOT only with masters."}},
 	{"isUnblocked", isUnblocked, false, []string{"UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"}, []string{"ERR UNBLOCKED"}},
 	{"isMigrateBusyKey", isMigrateBusyKey, false, []string{"ERR Target instance replied with error: BUSYKEY Target key name already exists."}, []string{"BUSYKEY Target key name already exists.", "IOERR error or timeout reading to target instance"}},
 	{"isResetWithKeys", isResetWithKeys, false, []string{"ERR CLUSTER RESET can't be called with master nodes containing keys"}, []string{"ERR CLUSTER RESET HARD"}},
