@@ -27,7 +27,10 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	obs := e.observeMembers(ctx, spec)
+	obs, err := e.observeLoaded(ctx, spec)
+	if err != nil {
+		return obs, err
+	}
 	reachable, err := e.checkJoin(ctx, spec, obs, create)
 	if err != nil {
 		return obs, err
@@ -42,7 +45,9 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: j.last, Cap: true}
 		}
 		if round > 1 {
-			obs = e.observeMembers(ctx, spec)
+			if obs, err = e.observeLoaded(ctx, spec); err != nil {
+				return obs, err
+			}
 			if n := obs.Node(spec.Addr); !n.OK() {
 				return obs, n.Err
 			}
@@ -217,6 +222,20 @@ func (e *Executor) checkJoin(ctx context.Context, spec NodeSpec, obs *Observed, 
 		return nil, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
 	}
 	return reachable, nil
+}
+
+// observeLoaded is observeMembers once no node read answers LOADING (a
+// node that just restarted reads its dataset first), as Apply waits.
+func (e *Executor) observeLoaded(ctx context.Context, spec NodeSpec) (*Observed, error) {
+	obs := e.observeMembers(ctx, spec)
+	for loading(obs) {
+		e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"address": spec.Addr})
+		if err := sleep(ctx, 10*e.poll()); err != nil {
+			return obs, fmt.Errorf("node %s: timed out waiting for nodes to load their dataset: %w", spec.Addr, err)
+		}
+		obs = e.observeMembers(ctx, spec)
+	}
+	return obs, nil
 }
 
 // observeMembers reads the node, its seeds and declared master, and every
