@@ -4,91 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// MovePath is how a slot move carries its keys.
-type MovePath int
-
-const (
-	// PathMigrate: the provider drives the move, SETSLOT IMPORTING and
-	// MIGRATING, the keys in MIGRATE batches, then SETSLOT NODE. Clients
-	// are redirected with ASK while a slot is half moved.
-	PathMigrate MovePath = iota
-	// PathRedisImport: Redis 8.4+ atomic slot migration, pulled by the
-	// target (CLUSTER MIGRATION IMPORT, STATUS, CANCEL).
-	PathRedisImport
-	// PathValkeyExport: Valkey 9.0+ atomic slot migration, pushed by the
-	// source (CLUSTER MIGRATESLOTS, GETSLOTMIGRATIONS, CANCELSLOTMIGRATIONS).
-	PathValkeyExport
-)
-
-func (p MovePath) String() string {
-	switch p {
-	case PathRedisImport:
-		return "atomic slot migration (CLUSTER MIGRATION IMPORT, Redis 8.4+)"
-	case PathValkeyExport:
-		return "atomic slot migration (CLUSTER MIGRATESLOTS, Valkey 9.0+)"
-	}
-	return "key by key (MIGRATE)"
-}
-
-// Atomic tells whether the engine moves the slots itself.
-func (p MovePath) Atomic() bool { return p != PathMigrate }
-
-// MovePathFor is the path a move from a node running engine srcEngine
-// (version srcVersion, as INFO server reports it: "redis" or "valkey" and
-// that engine's own version) to one running dstEngine takes: the engines'
-// atomic slot migration when both ends are the same engine and support it,
-// else MIGRATE. An unknown engine or version means MIGRATE.
-func MovePathFor(srcEngine, srcVersion, dstEngine, dstVersion string) MovePath {
-	if srcEngine != dstEngine {
-		return PathMigrate
-	}
-	switch srcEngine {
-	case "redis":
-		if versionAtLeast(srcVersion, 8, 4) && versionAtLeast(dstVersion, 8, 4) {
-			return PathRedisImport
-		}
-	case "valkey":
-		if versionAtLeast(srcVersion, 9, 0) && versionAtLeast(dstVersion, 9, 0) {
-			return PathValkeyExport
-		}
-	}
-	return PathMigrate
-}
-
-// versionAtLeast tells whether "major.minor[.patch]" is at least major.minor.
-func versionAtLeast(v string, major, minor int) bool {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || (ma == major && mi >= minor)
-}
-
-// movePath is the path s takes, from the engines observed at both ends
-// (read from the nodes when the observation lacks one).
-func (e *Executor) movePath(ctx context.Context, obs *Observed, s Step) MovePath {
-	if e.KeyByKey {
-		return PathMigrate
-	}
-	src, dst := obs.Node(s.Addr), obs.Node(s.Target)
-	if !src.OK() || !dst.OK() || src.Engine == "" || dst.Engine == "" {
-		p, _ := PathOf(ctx, e.Pool, s.Addr, s.Target)
-		return p
-	}
-	return MovePathFor(src.Engine, src.EngineVersion, dst.Engine, dst.EngineVersion)
-}
 
 // atomicRefused is the engine declining an atomic migration: the command
 // was refused (NOPERM for a user without the grant, a module that did not
@@ -101,98 +21,6 @@ type atomicRefused struct {
 
 func (r *atomicRefused) Error() string {
 	return fmt.Sprintf("node %s refused the atomic slot migration: %s", r.addr, r.reason)
-}
-
-// atomicTask is one migration as the engine reports it.
-type atomicTask struct {
-	ID             string
-	Source, Target string // node IDs
-	Slots          SlotSet
-	State          string
-	Err            string // Redis last_error, Valkey message
-	Retries        int
-	Fields         map[string]string
-	retrying       bool // a Redis import: failed is not an end
-}
-
-// Terminal states: Redis says completed or canceled, Valkey success,
-// failed or cancelled. A Redis import that failed retries by itself
-// (its state says failed until the next attempt starts) until it is
-// cancelled, so there failed is not an end.
-func (t *atomicTask) done() bool { return t.State == "completed" || t.State == "success" }
-func (t *atomicTask) failed() bool {
-	return t.State == "canceled" || t.State == "cancelled" || (t.State == "failed" && !t.retrying)
-}
-func (t *atomicTask) active() bool { return !t.done() && !t.failed() }
-
-// parseAtomicTasks reads CLUSTER MIGRATION STATUS or CLUSTER
-// GETSLOTMIGRATIONS: a list of tasks, each a flat field/value list (RESP2)
-// or a map (RESP3); a single flat task is accepted too.
-func parseAtomicTasks(v any) []*atomicTask {
-	list, ok := v.([]any)
-	if !ok {
-		if m, ok := v.(map[any]any); ok {
-			return []*atomicTask{newAtomicTask(mapFields(m))}
-		}
-		return nil
-	}
-	if len(list) > 0 {
-		if _, flat := list[0].(string); flat {
-			return []*atomicTask{newAtomicTask(pairFields(list))}
-		}
-	}
-	var out []*atomicTask
-	for _, item := range list {
-		switch t := item.(type) {
-		case []any:
-			out = append(out, newAtomicTask(pairFields(t)))
-		case map[any]any:
-			out = append(out, newAtomicTask(mapFields(t)))
-		}
-	}
-	return out
-}
-
-func pairFields(l []any) map[string]string {
-	f := map[string]string{}
-	for i := 0; i+1 < len(l); i += 2 {
-		f[fmt.Sprint(l[i])] = fmt.Sprint(l[i+1])
-	}
-	return f
-}
-
-func mapFields(m map[any]any) map[string]string {
-	f := map[string]string{}
-	for k, v := range m {
-		f[fmt.Sprint(k)] = fmt.Sprint(v)
-	}
-	return f
-}
-
-func newAtomicTask(f map[string]string) *atomicTask {
-	first := func(keys ...string) string {
-		for _, k := range keys {
-			if v := f[k]; v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	t := &atomicTask{
-		ID:     first("id", "name"),
-		Source: first("source", "source_node"),
-		Target: first("dest", "target_node"),
-		State:  strings.ToLower(first("state")),
-		Err:    first("last_error", "message"),
-		Fields: f,
-	}
-	t.Retries, _ = strconv.Atoi(f["retries"])
-	for _, r := range strings.FieldsFunc(first("slots", "slot_ranges"), func(c rune) bool { return c == ' ' || c == ',' }) {
-		if sr, err := ParseSlotRange(r); err == nil {
-			t.Slots.AddRange(sr)
-		}
-	}
-	return t
 }
 
 // atomicMaxRetries is how many times a Redis target may retry a migration
@@ -228,62 +56,6 @@ func (m atomicMove) statusName() string {
 		return "CLUSTER MIGRATION STATUS"
 	}
 	return "CLUSTER GETSLOTMIGRATIONS"
-}
-
-// tasks lists the migrations the coordinating node reports between the
-// move's two nodes (either direction; Valkey also logs imports).
-func (e *Executor) atomicTasks(ctx context.Context, m atomicMove) ([]*atomicTask, error) {
-	v, err := e.Pool.Client(m.coord).Do(ctx, m.statusCmd()...).Result()
-	if err != nil {
-		return nil, err
-	}
-	var out []*atomicTask
-	for _, t := range parseAtomicTasks(v) {
-		t.retrying = m.path == PathRedisImport
-		if op := strings.ToLower(t.Fields["operation"]); op == "import" && m.path == PathValkeyExport {
-			continue
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
-// cancelAtomic cancels a migration on its coordinating node (Redis: the
-// task; Valkey: every export of the source, the only way it offers), with
-// a context of its own so that it also runs when ctx ended (the apply was
-// interrupted or timed out: the engine must not go on behind the next
-// apply's back). It waits briefly until the task reports an end.
-func (e *Executor) cancelAtomic(ctx context.Context, m atomicMove, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	args := []any{"CLUSTER", "CANCELSLOTMIGRATIONS"}
-	if m.path == PathRedisImport {
-		args = []any{"CLUSTER", "MIGRATION", "CANCEL", "ID", id}
-	}
-	if err := e.Pool.Client(m.coord).Do(ctx, args...).Err(); err != nil {
-		e.info(ctx, "cancelling the atomic slot migration failed", map[string]any{"address": m.coord, "task": id, "error": err.Error()})
-		return
-	}
-	e.info(ctx, "cancelled the atomic slot migration", map[string]any{"address": m.coord, "task": id})
-	for ctx.Err() == nil {
-		tasks, err := e.atomicTasks(ctx, m)
-		if err != nil {
-			return
-		}
-		if t := findTask(tasks, id); t == nil || !t.active() {
-			return
-		}
-		_ = sleep(ctx, e.poll())
-	}
-}
-
-func findTask(tasks []*atomicTask, id string) *atomicTask {
-	for _, t := range tasks {
-		if t.ID == id {
-			return t
-		}
-	}
-	return nil
 }
 
 // ownedBy is the set of slots the node at addr serves, by its own view.
@@ -576,41 +348,4 @@ func (e *Executor) atomicLanded(ctx context.Context, m atomicMove, slots SlotSet
 			return fmt.Errorf("node %s: waiting until it no longer serves slots %s, which %s took: %w", m.srcAddr(), src.Intersect(slots), m.dstAddr(), err)
 		}
 	}
-}
-
-// skipAnnounces drops the announce round (a second MEET between every two
-// nodes) from a plan whose only changes are atomic slot moves that leave
-// every source some slots: the move itself tells the other masters the
-// new owner (moveSlotsAtomic), roles do not change, and a MEET between
-// nodes that know each other opens a handshake entry and reconnects their
-// link, which the readiness wait then waits out (about 200 ms measured on
-// Redis 8.6, longer than the move of 50k keys itself).
-func (e *Executor) skipAnnounces(ctx context.Context, obs *Observed, steps []Step) []Step {
-	announces := 0
-	giving := map[string]SlotSet{}
-	for _, s := range steps {
-		switch {
-		case s.Kind == StepAnnounce:
-			announces++
-		case s.Kind.Barrier():
-		case s.Kind == StepMoveSlots && e.movePath(ctx, obs, s).Atomic():
-			giving[s.Addr] = giving[s.Addr].Union(s.Slots)
-			if self := obs.Node(s.Addr).Self(); self == nil || self.Slots.Minus(giving[s.Addr]).Empty() {
-				return steps // the source gives its last slot away and turns replica
-			}
-		default:
-			return steps
-		}
-	}
-	if announces == 0 {
-		return steps
-	}
-	e.debug(ctx, "skipping the announce round: the plan only moves slots with the engines' atomic migration", map[string]any{"announces": announces})
-	out := make([]Step, 0, len(steps)-announces)
-	for _, s := range steps {
-		if s.Kind != StepAnnounce {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -99,13 +99,9 @@ func FindSplit(addrs []string, obs *Observed) *Split {
 	return s
 }
 
+// findSplit is FindSplit without the memo.
 func findSplit(addrs []string, obs *Observed) *Split {
-	var read []*NodeState
-	for _, a := range addrs {
-		if n := obs.Node(a); n.OK() && n.Self() != nil {
-			read = append(read, n)
-		}
-	}
+	read := readSelves(addrs, obs)
 	masters := slotMasters(read)
 	if len(masters) == 0 {
 		return nil
@@ -115,19 +111,51 @@ func findSplit(addrs []string, obs *Observed) *Split {
 		s.Masters = append(s.Masters, id)
 	}
 	sort.Strings(s.Masters)
-	name := func(id string) string {
-		if a := obs.AddrOf(id); a != "" {
-			return describe(a, id)
-		}
-		for _, n := range read {
-			if l := n.Lookup(id); l != nil && l.Addr() != "" {
-				return describe(l.Addr(), id)
-			}
-		}
-		return "node " + short(id)
+	name := func(id string) string { return masterName(obs, read, id) }
+	down, onMajority := s.sides(read, name)
+	for _, n := range read {
+		s.judge(n, read, onMajority, down, masters, name)
 	}
-	// Which masters each node read sees down.
-	down := map[string][]string{}
+	sort.Strings(s.CutOff)
+	if s.NoMajority {
+		s.CutOff = nil
+	}
+	s.suspectLinks(read, onMajority)
+	if len(s.CutOff) == 0 && !s.NoMajority && len(s.Suspect) == 0 {
+		return nil
+	}
+	return s
+}
+
+// readSelves lists the nodes of addrs that were read, with their own line.
+func readSelves(addrs []string, obs *Observed) []*NodeState {
+	var read []*NodeState
+	for _, a := range addrs {
+		if n := obs.Node(a); n.OK() && n.Self() != nil {
+			read = append(read, n)
+		}
+	}
+	return read
+}
+
+// masterName names the node id by its address, from obs or from any view
+// read, else by its short ID.
+func masterName(obs *Observed, read []*NodeState, id string) string {
+	if a := obs.AddrOf(id); a != "" {
+		return describe(a, id)
+	}
+	for _, n := range read {
+		if l := n.Lookup(id); l != nil && l.Addr() != "" {
+			return describe(l.Addr(), id)
+		}
+	}
+	return "node " + short(id)
+}
+
+// sides records which masters each node read sees down (down, by address),
+// and which nodes see a majority of them up (s.Majority, onMajority).
+func (s *Split) sides(read []*NodeState, name func(string) string) (down map[string][]string, onMajority map[string]bool) {
+	down = map[string][]string{}
 	for _, n := range read {
 		for _, id := range s.Masters {
 			if l := n.Lookup(id); l != nil && !l.Myself() && l.Failing() {
@@ -139,57 +167,69 @@ func findSplit(addrs []string, obs *Observed) *Split {
 		}
 	}
 	sort.Strings(s.Majority)
-	onMajority := map[string]bool{}
+	onMajority = map[string]bool{}
 	for _, a := range s.Majority {
 		onMajority[a] = true
 	}
 	s.NoMajority = len(s.Majority) == 0
-	for _, n := range read {
-		if onMajority[n.Addr] {
-			// Agreed failed by the majority side while Terraform reaches it,
-			// and it still claims slots as master (one-way links). A node
-			// that sees the majority and claims nothing is rejoining (just
-			// restarted, say): the majority clears its fail flag at the
-			// next ping, and nothing it says can mislead a plan.
-			if self := n.Self(); !self.IsMaster() || self.Slots.Empty() {
-				continue
-			}
-			var by []string
-			for _, m := range read {
-				if m == n || !onMajority[m.Addr] {
-					continue
-				}
-				if l := m.Lookup(n.ID); l != nil && l.HasFlag("fail") {
-					by = append(by, m.Addr)
-				}
-			}
-			if len(by) == 0 {
-				continue
-			}
-			sort.Strings(by)
-			s.Why[n.Addr] = fmt.Sprintf("the majority side has agreed it failed (flag fail on %s) although Terraform reaches it", strings.Join(by, ", "))
-		} else {
-			s.Why[n.Addr] = fmt.Sprintf("it sees %d of the %d masters serving slots up (flags %s as failing; a majority is %d)",
-				len(s.Masters)-len(down[n.Addr]), len(s.Masters), strings.Join(down[n.Addr], ", "), s.Quorum)
+	return down, onMajority
+}
+
+// judge adds n to s.CutOff, with why, when it does not see a majority of
+// the masters up or when the majority side has agreed it failed; and to
+// s.Stale when it still claims slots that the majority serves elsewhere.
+func (s *Split) judge(n *NodeState, read []*NodeState, onMajority map[string]bool, down map[string][]string, masters map[string]masterClaim, name func(string) string) {
+	if onMajority[n.Addr] {
+		// Agreed failed by the majority side while Terraform reaches it,
+		// and it still claims slots as master (one-way links). A node
+		// that sees the majority and claims nothing is rejoining (just
+		// restarted, say): the majority clears its fail flag at the
+		// next ping, and nothing it says can mislead a plan.
+		if self := n.Self(); !self.IsMaster() || self.Slots.Empty() {
+			return
 		}
-		s.CutOff = append(s.CutOff, n.Addr)
-		if self := n.Self(); self.IsMaster() && !self.Slots.Empty() {
-			for _, id := range s.Masters {
-				m := masters[id]
-				if id != n.ID && m.epoch > self.ConfigEpoch && !m.slots.Intersect(self.Slots).Empty() {
-					s.Stale[n.Addr] = fmt.Sprintf("it still claims slots %s as master at config epoch %d; the majority serves %s on %s at config epoch %d",
-						self.Slots, self.ConfigEpoch, m.slots.Intersect(self.Slots), name(id), m.epoch)
-					break
-				}
+		by := failedBy(n, read, onMajority)
+		if len(by) == 0 {
+			return
+		}
+		s.Why[n.Addr] = fmt.Sprintf("the majority side has agreed it failed (flag fail on %s) although Terraform reaches it", strings.Join(by, ", "))
+	} else {
+		s.Why[n.Addr] = fmt.Sprintf("it sees %d of the %d masters serving slots up (flags %s as failing; a majority is %d)",
+			len(s.Masters)-len(down[n.Addr]), len(s.Masters), strings.Join(down[n.Addr], ", "), s.Quorum)
+	}
+	s.CutOff = append(s.CutOff, n.Addr)
+	if self := n.Self(); self.IsMaster() && !self.Slots.Empty() {
+		for _, id := range s.Masters {
+			m := masters[id]
+			if id != n.ID && m.epoch > self.ConfigEpoch && !m.slots.Intersect(self.Slots).Empty() {
+				s.Stale[n.Addr] = fmt.Sprintf("it still claims slots %s as master at config epoch %d; the majority serves %s on %s at config epoch %d",
+					self.Slots, self.ConfigEpoch, m.slots.Intersect(self.Slots), name(id), m.epoch)
+				break
 			}
 		}
 	}
-	sort.Strings(s.CutOff)
-	if s.NoMajority {
-		s.CutOff = nil
+}
+
+// failedBy lists, sorted, the other nodes on the majority side that flag
+// n as fail.
+func failedBy(n *NodeState, read []*NodeState, onMajority map[string]bool) []string {
+	var by []string
+	for _, m := range read {
+		if m == n || !onMajority[m.Addr] {
+			continue
+		}
+		if l := m.Lookup(n.ID); l != nil && l.HasFlag("fail") {
+			by = append(by, m.Addr)
+		}
 	}
-	// Partial partitions: a suspected link between two nodes both on the
-	// majority side, towards a node Terraform reads.
+	sort.Strings(by)
+	return by
+}
+
+// suspectLinks records partial partitions in s.Suspect: a suspected link
+// between two nodes both on the majority side, towards a node Terraform
+// reads.
+func (s *Split) suspectLinks(read []*NodeState, onMajority map[string]bool) {
 	for _, n := range read {
 		if !onMajority[n.Addr] || s.IsCutOff(n.Addr) {
 			continue
@@ -204,10 +244,6 @@ func findSplit(addrs []string, obs *Observed) *Split {
 		}
 	}
 	sort.Strings(s.Suspect)
-	if len(s.CutOff) == 0 && !s.NoMajority && len(s.Suspect) == 0 {
-		return nil
-	}
-	return s
 }
 
 func failFlags(flags []string) []string {
