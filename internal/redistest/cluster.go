@@ -1,5 +1,7 @@
 package redistest
 
+// Cluster helpers: parsing CLUSTER NODES, creating a cluster of started nodes and waiting until it is ready.
+
 import (
 	"fmt"
 	"slices"
@@ -10,8 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-// Cluster helpers: parsing CLUSTER NODES, creating a cluster of started nodes and waiting until it is ready.
 
 // ClusterNode is one line of CLUSTER NODES, as far as tests need it.
 type ClusterNode struct {
