@@ -1,9 +1,7 @@
 package failoverdemo
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tfredis/terraform-provider-redis/internal/tfcli"
 )
@@ -102,14 +98,34 @@ func (s *Story) replicates(r, m Node) bool {
 func (s *Story) Run() {
 	s.R.Helper()
 	m, r := s.master(), s.replica()
-	am, ar := m.Addr(), r.Addr()
 	nt := s.nodeTimeout(r)
 	s.waitElectionReset(r, nt)
 
-	// (1) Keys.
+	want, onMaster := s.stepKeys(m, r)
+	start := s.stepKill(m)
+	s.stepFailover(m, r, nt, start)
+	s.stepPlanDead(m, r)
+	s.stepRejoin(m, r)
+	p := s.stepPlanDrift(m, r)
+	s.stepApply(m, p)
+	s.stepPlanClean()
+	s.stepKeysBack(m, r, want, onMaster)
+
+	s.R.Logf("==> Summary")
+	s.say("failover: %s from kill -9 to %s role:master (cluster-node-timeout %s)", secs(s.Failover), r.Addr(), nt)
+	s.say("rejoin:   %s from restart to %s an in-sync replica", secs(s.Rejoin), m.Addr())
+	s.say("apply:    %s for terraform apply to fail back", secs(s.FailBack))
+}
+
+// stepKeys (1) writes the keys through a cluster client and waits until
+// the replica r has every write of the master m, so the kill -9 cannot
+// lose any. It returns the keys and how many of them live on m.
+func (s *Story) stepKeys(m, r Node) (want map[string]string, onMaster int) {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(1, "Writing %d keys %s:0..%d through a cluster client (follows MOVED)", s.Keys, s.Prefix, s.Keys-1)
-	want := s.writeKeys()
-	onMaster := s.countKeys(m)
+	want = s.writeKeys()
+	onMaster = s.countKeys(m)
 	s.say("%d keys written; %d of them live on shard 1 (master %s)", len(want), onMaster, am)
 	// Replication is asynchronous: wait until the replica has every write
 	// the master acknowledged, so the kill -9 below cannot lose any.
@@ -120,16 +136,27 @@ func (s *Story) Run() {
 		s.R.Fatalf("%s did not catch up with %s within 10 s (master offset %s)", ar, am, moff)
 	}
 	s.say("%s has every write of %s (replication offset >= %s)", ar, am, moff)
+	return want, onMaster
+}
 
-	// (2) kill -9.
+// stepKill (2) kills the master m with SIGKILL and returns when it did.
+func (s *Story) stepKill(m Node) time.Time {
+	s.R.Helper()
+	am := m.Addr()
 	s.step(2, "kill -9 %s (master of shard 1)", am)
 	start := time.Now()
 	if err := m.Kill(); err != nil {
 		s.R.Fatalf("kill -9 %s: %v", am, err)
 	}
 	s.say("%s is gone (%s)", am, secs(time.Since(start)))
+	return start
+}
 
-	// (3) Failover.
+// stepFailover (3) waits until the replica r wins the failover and every
+// live node sees it as the owner of shard 1's slots.
+func (s *Story) stepFailover(m, r Node, nt time.Duration, start time.Time) {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(3, "Waiting for %s to win the failover (INFO replication role:master)", ar)
 	s.say("The others flag %s fail? after cluster-node-timeout (%s), then fail; its replica then runs for election.", am, nt)
 	last := ""
@@ -161,8 +188,13 @@ func (s *Story) Run() {
 	if !s.check(len(behind) == 0, "every live node sees "+ar+" as the owner of slot 0", ": ", behind) {
 		s.R.Fatalf("%s is left dead: the cluster does not agree on the failover", am)
 	}
+}
 
-	// (4) plan, the old master dead.
+// stepPlanDead (4) plans with the old master m dead: the plan warns that
+// it is unreachable and hands shard 1 back to it.
+func (s *Story) stepPlanDead(m, r Node) {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(4, "terraform plan   (%s still dead)", am)
 	p := s.plan()
 	s.check(p.Changes, "plan has changes (exit 2)")
@@ -173,12 +205,17 @@ func (s *Story) Run() {
 	s.check(shardMaster(before, 0) == ar && shardMaster(after, 0) == am,
 		fmt.Sprintf("the diff hands shard 1 back: master %q -> %q", ar, am),
 		fmt.Sprintf(": master %q -> %q", shardMaster(before, 0), shardMaster(after, 0)))
+}
 
-	// (5) The old master back.
+// stepRejoin (5) restarts the old master m and waits until it is an
+// in-sync replica of r.
+func (s *Story) stepRejoin(m, r Node) {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(5, "Restarting %s with its own config and nodes.conf", am)
 	s.say("Its nodes.conf still names it master of shard 1 at an older config epoch; the others tell it")
 	s.say("%s owns those slots now, so it rejoins as that node's replica and syncs.", ar)
-	start, last = time.Now(), ""
+	start, last := time.Now(), ""
 	if err := m.Restart(); err != nil {
 		s.R.Fatalf("restart %s: %v", am, err)
 	}
@@ -195,15 +232,20 @@ func (s *Story) Run() {
 	}
 	s.Rejoin = time.Since(start)
 	s.say("%s is a replica of %s, in sync, %s after the restart", am, ar, secs(s.Rejoin))
+}
 
-	// (6) plan, drift.
+// stepPlanDrift (6) plans with every node up and m a replica: the plan
+// warns of drift and swaps the roles back. It returns the plan to apply.
+func (s *Story) stepPlanDrift(m, r Node) *tfcli.Plan {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(6, "terraform plan   (every node up; %s is a replica)", am)
-	p = s.plan()
+	p := s.plan()
 	s.check(p.Changes, "plan has changes (exit 2)")
 	drifted := p.Find("Cluster Drifted")
 	s.check(len(drifted) == 1 && drifted[0].Address == Resource && strings.Contains(drifted[0].Detail, am) && strings.Contains(drifted[0].Detail, ar),
 		"plan warns \"Cluster Drifted\" naming "+am+" and "+ar, ": ", p.Summaries())
-	before, after = s.change(p)
+	before, after := s.change(p)
 	s.check(nodeRole(before, am) == "replica" && nodeRole(after, am) == "master",
 		fmt.Sprintf("the diff hands shard 1 back: %s role \"replica\" -> \"master\"", am),
 		fmt.Sprintf(": %q -> %q", nodeRole(before, am), nodeRole(after, am)))
@@ -211,9 +253,13 @@ func (s *Story) Run() {
 		fmt.Sprintf("and %s role \"master\" -> \"replica\"", ar),
 		fmt.Sprintf(": %q -> %q", nodeRole(before, ar), nodeRole(after, ar)))
 	s.check(len(p.Find("Cluster Node Unreachable")) == 0, "no node is reported unreachable")
+	return p
+}
 
-	// (7) apply.
-	s.step(7, "terraform apply   (fail back: CLUSTER FAILOVER on %s)", am)
+// stepApply (7) applies the plan p, which fails shard 1 back to m.
+func (s *Story) stepApply(m Node, p *tfcli.Plan) {
+	s.R.Helper()
+	s.step(7, "terraform apply   (fail back: CLUSTER FAILOVER on %s)", m.Addr())
 	res := s.W.Run(tfcli.ApplyArgs(p.File)...)
 	s.FailBack = res.Took
 	for _, l := range strings.Split(res.Output, "\n") {
@@ -222,26 +268,29 @@ func (s *Story) Run() {
 		}
 	}
 	s.check(res.Code == 0, "apply succeeds in "+secs(res.Took), ": ", res.Err())
+}
 
-	// (8) plan, clean.
+// stepPlanClean (8) plans after the apply: no change, drift or unreachable node.
+func (s *Story) stepPlanClean() {
+	s.R.Helper()
 	s.step(8, "terraform plan   (after the apply)")
-	p = s.plan()
+	p := s.plan()
 	s.check(!p.Changes, "plan has no changes (exit 0)")
 	s.check(len(p.Find("Cluster Drifted"))+len(p.Find("Cluster Node Unreachable")) == 0,
 		"plan warns of no drift and no unreachable node", ": ", p.Summaries())
+}
 
-	// (9) Keys and layout.
+// stepKeysBack (9) reads the keys back and checks that m holds shard 1's
+// keys again as master, with r its replica, and the cluster's layout.
+func (s *Story) stepKeysBack(m, r Node, want map[string]string, onMaster int) {
+	s.R.Helper()
+	am, ar := m.Addr(), r.Addr()
 	s.step(9, "Reading the %d keys back; the cluster's layout", s.Keys)
 	s.checkKeys(want)
 	back := s.countKeys(m)
 	s.check(back == onMaster, fmt.Sprintf("%s holds shard 1's %d keys again", am, onMaster), fmt.Sprintf(": %d", back))
 	s.check(s.replication(m)["role"] == "master" && s.replicates(r, m), am+" is master again, "+ar+" its replica")
 	s.checkLayout()
-
-	s.R.Logf("==> Summary")
-	s.say("failover: %s from kill -9 to %s role:master (cluster-node-timeout %s)", secs(s.Failover), ar, nt)
-	s.say("rejoin:   %s from restart to %s an in-sync replica", secs(s.Rejoin), am)
-	s.say("apply:    %s for terraform apply to fail back", secs(s.FailBack))
 }
 
 // storyWarnings are the warnings the story is about; the others (the
@@ -356,139 +405,4 @@ func atoi(s string) int64 {
 	var n int64
 	_, _ = fmt.Sscan(s, &n)
 	return n
-}
-
-func (s *Story) clusterClient() *redis.ClusterClient {
-	addrs := make([]string, len(s.Nodes))
-	for i, n := range s.Nodes {
-		addrs[i] = n.Addr()
-	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Password: s.Password,
-		DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2})
-}
-
-// writeKeys writes Keys keys with values unique to this run and returns them.
-func (s *Story) writeKeys() map[string]string {
-	s.R.Helper()
-	c := s.clusterClient()
-	defer func() { _ = c.Close() }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	token := time.Now().UnixNano()
-	want := make(map[string]string, s.Keys)
-	for i := range s.Keys {
-		k, v := fmt.Sprintf("%s:%d", s.Prefix, i), fmt.Sprintf("%d:%d", token, i)
-		if err := c.Set(ctx, k, v, 0).Err(); err != nil {
-			s.R.Fatalf("SET %s: %v", k, err)
-		}
-		want[k] = v
-	}
-	return want
-}
-
-// checkKeys reads every key back and compares the values.
-func (s *Story) checkKeys(want map[string]string) {
-	s.R.Helper()
-	c := s.clusterClient()
-	defer func() { _ = c.Close() }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	found, same := 0, 0
-	hw, hg := sha256.New(), sha256.New()
-	for i := range s.Keys {
-		k := fmt.Sprintf("%s:%d", s.Prefix, i)
-		v, err := c.Get(ctx, k).Result()
-		if err == nil {
-			found++
-		}
-		if v == want[k] {
-			same++
-		}
-		fmt.Fprintln(hw, want[k])
-		fmt.Fprintln(hg, v)
-	}
-	s.say("%d of %d keys exist; checksum of their values %x (written: %x)", found, s.Keys, hg.Sum(nil)[:8], hw.Sum(nil)[:8])
-	s.check(found == s.Keys, fmt.Sprintf("all %d keys exist", s.Keys), fmt.Sprintf(": %d", found))
-	s.check(same == s.Keys, "every value is the one written", fmt.Sprintf(": %d of %d", same, s.Keys))
-}
-
-// countKeys counts the story's keys on one node (SCAN MATCH).
-func (s *Story) countKeys(n Node) int {
-	s.R.Helper()
-	c := s.client(n)
-	defer func() { _ = c.Close() }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	count := 0
-	iter := c.Scan(ctx, 0, s.Prefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		count++
-	}
-	if err := iter.Err(); err != nil {
-		s.R.Fatalf("SCAN on %s: %v", n.Addr(), err)
-	}
-	return count
-}
-
-// waitElectionReset waits, when the replica ran a failover election
-// recently, until killing its master is safe. Redis 7.0 keeps a replica's
-// election (its start time, votes and config epoch) after it won, even after
-// it became a replica again. If its master fails within auth_timeout =
-// max(2 x cluster-node-timeout, 2 s) of that election's start, the replica
-// counts the old votes, "wins" at once with its old epoch, and the others
-// ignore it; between auth_timeout and 2 x auth_timeout it starts no election
-// at all. So wait until the master's failure will be detected (after
-// cluster-node-timeout) later than 2 x auth_timeout after the replica's
-// last election, as its log gives it.
-func (s *Story) waitElectionReset(r Node, nt time.Duration) {
-	s.R.Helper()
-	last := lastElection(r.LogFile())
-	if last.IsZero() {
-		return
-	}
-	auth := max(2*nt, 2*time.Second)
-	until := last.Add(2*auth - nt + 2*time.Second)
-	if wait := time.Until(until); wait > 0 {
-		s.say("%s ran a failover election %s ago. Redis 7.0 reuses a replica's election (votes and", r.Addr(), secs(time.Since(last)))
-		s.say("config epoch) for %s: a failover now would \"win\" with a stale epoch the others ignore.", 2*auth)
-		s.say("Waiting %s first.", secs(wait))
-		time.Sleep(wait)
-	}
-}
-
-// lastElection is when the log at path last shows a failover election
-// started or won (zero if never, or no log).
-func lastElection(path string) time.Time {
-	f, err := os.Open(path)
-	if err != nil {
-		return time.Time{}
-	}
-	defer func() { _ = f.Close() }()
-	var last time.Time
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		if t, ok := parseElectionLine(sc.Text()); ok {
-			last = t
-		}
-	}
-	return last
-}
-
-// parseElectionLine reads the time of a log line such as
-// "8406:S 14 Jun 2024 10:39:45.168 # Starting a failover election for epoch 7."
-// (local time), if it is an election line.
-func parseElectionLine(line string) (time.Time, bool) {
-	if !strings.Contains(line, "Starting a failover election") && !strings.Contains(line, "Failover election won") {
-		return time.Time{}, false
-	}
-	f := strings.Fields(line)
-	if len(f) < 5 {
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation("2 Jan 2006 15:04:05.000", strings.Join(f[1:5], " "), time.Local)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
 }

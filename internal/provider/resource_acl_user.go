@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -198,84 +197,6 @@ func (r *aclUserResource) ValidateConfig(ctx context.Context, req resource.Valid
 	}
 }
 
-// ModifyPlan refuses the provider's own user, and turns drift read by the
-// last refresh into a planned update that shows each node going back in
-// sync.
-func (r *aclUserResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
-		return
-	}
-	var plan aclUserModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Name.IsUnknown() {
-		return
-	}
-	name := plan.Name.ValueString()
-	r.checkNotSelf(name, &resp.Diagnostics)
-	if name == "default" {
-		resp.Diagnostics.AddAttributeWarning(path.Root("name"), "Managing The Default User",
-			"The default user is the one clients without a user name log in as, and the one replicas and the cluster bus use unless masteruser is set: "+
-				"its password must stay the masterauth (and requirepass) every node is configured with, or replication stops. "+
-				"Prefer a named user for applications.")
-	}
-	if req.State.Raw.IsNull() {
-		return
-	}
-	var state aclUserModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	status := map[string]string{}
-	if !state.Nodes.IsNull() && !state.Nodes.IsUnknown() {
-		resp.Diagnostics.Append(state.Nodes.ElementsAs(ctx, &status, false)...)
-	}
-	drift := cluster.ACLDrift(name, status)
-	unreachable := false
-	repair := false
-	for _, s := range status {
-		switch s {
-		case cluster.ACLUnreachable:
-			unreachable = true
-		case cluster.ACLInSync:
-		default:
-			repair = true
-		}
-	}
-	if repair {
-		resp.Diagnostics.AddWarning("ACL User Drifted",
-			fmt.Sprintf("User %q differs from what apply left:\n- %s\nterraform apply sets it again on every member.", name, strings.Join(drift, "\n- ")))
-	}
-	changed := !req.Plan.Raw.Equal(req.State.Raw)
-	if !repair && !changed {
-		return
-	}
-	// What apply leaves: every member in sync. A member that could not be
-	// read may answer at apply time or not: unknown then.
-	if unreachable {
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), types.MapUnknown(types.StringType))...)
-		return
-	}
-	planned := map[string]string{}
-	for a := range status {
-		planned[a] = cluster.ACLInSync
-	}
-	v, d := types.MapValueFrom(ctx, types.StringType, planned)
-	resp.Diagnostics.Append(d...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("nodes"), v)...)
-}
-
-// checkNotSelf refuses to manage the user the provider logs in as: a
-// change there could lock Terraform out of every node.
-func (r *aclUserResource) checkNotSelf(name string, diags *diag.Diagnostics) {
-	if r.data == nil || name != r.data.pool.User() {
-		return
-	}
-	diags.AddAttributeError(path.Root("name"), "ACL User Is The Provider's Own",
-		fmt.Sprintf("The provider authenticates as ACL user %q, so it refuses to manage it: new rules or passwords could lock Terraform out of every node half way. "+
-			"Configure the provider with another user (username and password in the provider block) that may run the cluster and ACL commands, then manage %q.", name, name))
-}
-
 // errorDiag adds err, with the provider's and the user's passwords redacted.
 func (r *aclUserResource) errorDiag(diags *diag.Diagnostics, summary string, err error, password, next string) {
 	msg := cluster.Redact(r.data.redact(err), password)
@@ -418,36 +339,6 @@ func (r *aclUserResource) apply(ctx context.Context, getPlan func(context.Contex
 	diags.Append(state.Set(ctx, plan)...)
 }
 
-// readBackACL reads the user back from the members after ACL SETUSER: the
-// form each engine version stores (what later reads compare with) and
-// each member's status. It reports members that differ and returns false.
-func readBackACL(ctx context.Context, pool *cluster.Pool, members []string, u cluster.ACLUser, diags *diag.Diagnostics) (cluster.ACLExpect, map[string]string, bool) {
-	after := cluster.ReadACLUser(ctx, pool, members, u.Name)
-	expect := cluster.ACLExpect{Forms: map[string]string{}, Fingerprints: u.Fingerprints()}
-	for _, a := range sortedStrings(after) {
-		if n := after[a]; n.Err == nil && n.Exists {
-			if _, ok := expect.Forms[n.Version]; !ok {
-				expect.Forms[n.Version] = n.Form
-			}
-		}
-	}
-	status := map[string]string{}
-	var off []string
-	for a, n := range after {
-		status[a] = cluster.ACLStatus(expect, n)
-		if status[a] != cluster.ACLInSync && status[a] != cluster.ACLUnreachable {
-			off = append(off, a+": "+status[a])
-		}
-	}
-	if len(off) > 0 {
-		sort.Strings(off)
-		diags.AddError("ACL User Not In Sync After Apply",
-			"Read back after ACL SETUSER, these members differ (another client changed them meanwhile?):\n- "+strings.Join(off, "\n- ")+"\nRun terraform apply again.")
-		return expect, nil, false
-	}
-	return expect, status, true
-}
-
 func warnVolatile(diags *diag.Diagnostics, volatile []string, what string) {
 	if len(volatile) == 0 {
 		return
@@ -456,46 +347,6 @@ func warnVolatile(diags *diag.Diagnostics, volatile []string, what string) {
 		fmt.Sprintf("Members %s have neither an aclfile nor a config file: the user was %s in memory only and a restart undoes it. "+
 			"Start them with aclfile (ACL SAVE is then used) or from a config file (CONFIG REWRITE), then apply again; until then the next plan after a restart shows them as drift.",
 			strings.Join(volatile, ", "), what))
-}
-
-func (r *aclUserResource) fillState(ctx context.Context, m *aclUserModel, status map[string]string) diag.Diagnostics {
-	m.ID = types.StringValue(m.Name.ValueString())
-	m.PasswordWO = types.StringNull()
-	v, diags := types.MapValueFrom(ctx, types.StringType, status)
-	m.Nodes = v
-	return diags
-}
-
-// privateGetter and privateSetter are the parts of the framework's private
-// state (request and response sides) this resource uses.
-type privateGetter interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
-}
-
-type privateSetter interface {
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
-}
-
-func setACLExpect(ctx context.Context, p privateSetter, e cluster.ACLExpect) diag.Diagnostics {
-	raw, err := json.Marshal(e)
-	if err != nil {
-		var diags diag.Diagnostics
-		diags.AddError("Cannot Record ACL State", err.Error())
-		return diags
-	}
-	return p.SetKey(ctx, aclExpectKey, raw)
-}
-
-func aclExpectOf(ctx context.Context, p privateGetter) (cluster.ACLExpect, diag.Diagnostics) {
-	var e cluster.ACLExpect
-	raw, diags := p.GetKey(ctx, aclExpectKey)
-	if len(raw) == 0 || diags.HasError() {
-		return e, diags
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
-		diags.AddWarning("Unreadable Private State", fmt.Sprintf("What the last apply left could not be decoded (%v): every member shows as drift until the next apply.", err))
-	}
-	return e, diags
 }
 
 func (r *aclUserResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -585,62 +436,4 @@ func (r *aclUserResource) Delete(ctx context.Context, req resource.DeleteRequest
 			fmt.Sprintf("Members %s did not answer and may still have user %q: delete it there with ACL DELUSER %s once they are back.", strings.Join(unreachable, ", "), name, name))
 	}
 	warnVolatile(&resp.Diagnostics, volatile, "deleted")
-}
-
-// ImportState adopts a user by "address/name": its rules as ACL LIST prints
-// them on that node, its current passwords as the ones to keep.
-func (r *aclUserResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	ctx = r.data.mask(ctx)
-	addr, name, ok := strings.Cut(strings.TrimSpace(req.ID), "/")
-	if !ok {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_acl_user as address/name, for example 10.0.0.11:6379/app; got %q.", req.ID))
-		return
-	}
-	if err := cluster.ValidateAddress(addr); err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_acl_user as address/name: %v.", err))
-		return
-	}
-	if err := cluster.ValidateACLName(name); err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_acl_user as address/name: %v.", err))
-		return
-	}
-	r.checkNotSelf(name, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, aclOpTimeout)
-	defer cancel()
-	read := cluster.ReadACLUser(ctx, r.data.pool, []string{addr}, name)
-	n := read[addr]
-	if n.Err != nil {
-		r.errorDiag(&resp.Diagnostics, "Cannot Read ACL User", n.Err, "", "")
-		return
-	}
-	rules, hashes, found, err := cluster.ACLListRules(ctx, r.data.pool, addr, name)
-	if err != nil {
-		r.errorDiag(&resp.Diagnostics, "Cannot Read ACL User", err, "", "")
-		return
-	}
-	if !n.Exists || !found {
-		resp.Diagnostics.AddError("ACL User Not Found", fmt.Sprintf("Node %s has no ACL user %q: there is nothing to import.", addr, name))
-		return
-	}
-	expect := cluster.ACLExpect{Forms: map[string]string{n.Version: n.Form}, Fingerprints: cluster.ACLUser{Hashes: hashes}.Fingerprints()}
-	resp.Diagnostics.Append(setACLExpect(ctx, resp.Private, expect)...)
-	rl, d := types.ListValueFrom(ctx, types.StringType, rules)
-	resp.Diagnostics.Append(d...)
-	seeds, d := types.ListValueFrom(ctx, types.StringType, []string{addr})
-	resp.Diagnostics.Append(d...)
-	m := aclUserModel{
-		ID:                types.StringValue(name),
-		Seeds:             seeds,
-		Name:              types.StringValue(name),
-		Rules:             rl,
-		PasswordWO:        types.StringNull(),
-		PasswordWOVersion: types.Int64Null(),
-		PasswordHashes:    types.SetNull(types.StringType),
-		// Read, which follows, fills in every member.
-		Nodes: types.MapNull(types.StringType),
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }

@@ -45,22 +45,6 @@ func (r *clusterNodeResource) Configure(ctx context.Context, req resource.Config
 	r.data = c.data
 }
 
-type clusterNodeModel struct {
-	ID       types.String   `tfsdk:"id"`
-	Address  types.String   `tfsdk:"address"`
-	Seeds    types.List     `tfsdk:"seeds"`
-	Role     types.String   `tfsdk:"role"`
-	Master   types.String   `tfsdk:"master"`
-	Slots    types.List     `tfsdk:"slots"`
-	Failback types.Bool     `tfsdk:"failback"`
-	Force    types.Bool     `tfsdk:"force_destroy"`
-	Engine   types.String   `tfsdk:"engine"`
-	Version  types.String   `tfsdk:"version"`
-	Drift    types.List     `tfsdk:"drift"`
-	Config   types.Map      `tfsdk:"config"`
-	Timeouts timeouts.Value `tfsdk:"timeouts"`
-}
-
 func (r *clusterNodeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_cluster_node"
 }
@@ -143,46 +127,6 @@ func (r *clusterNodeResource) Schema(ctx context.Context, _ resource.SchemaReque
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
-}
-
-// specFrom converts the model; unknown values are left empty.
-func specFrom(ctx context.Context, m clusterNodeModel) (cluster.NodeSpec, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	spec := cluster.NodeSpec{
-		Addr:     m.Address.ValueString(),
-		Role:     m.Role.ValueString(),
-		Master:   m.Master.ValueString(),
-		Failback: m.Failback.IsNull() || m.Failback.IsUnknown() || m.Failback.ValueBool(),
-		// Unknown or unset: refuse to discard keys.
-		ForceDestroy: m.Force.ValueBool(),
-	}
-	if !m.Seeds.IsNull() && !m.Seeds.IsUnknown() {
-		var seeds []types.String
-		diags.Append(m.Seeds.ElementsAs(ctx, &seeds, false)...)
-		for _, s := range seeds {
-			if s.IsUnknown() {
-				continue
-			}
-			spec.Seeds = append(spec.Seeds, s.ValueString())
-		}
-	}
-	if !m.Slots.IsNull() && !m.Slots.IsUnknown() {
-		var items []types.String
-		diags.Append(m.Slots.ElementsAs(ctx, &items, false)...)
-		var strs []string
-		for _, s := range items {
-			if s.IsUnknown() {
-				continue
-			}
-			strs = append(strs, s.ValueString())
-		}
-		set, err := cluster.ParseSlotSet(strs)
-		if err != nil {
-			diags.AddAttributeError(path.Root("slots"), "Invalid Slots", err.Error())
-		}
-		spec.Slots = set
-	}
-	return spec, diags
 }
 
 func (r *clusterNodeResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -286,22 +230,6 @@ func (r *clusterNodeResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if other, conflict := r.data.claims.take(addr, self); conflict {
 		resp.Diagnostics.AddAttributeError(path.Root("address"), "Node Declared Twice", declaredTwice(addr, self, other))
 	}
-}
-
-// fill writes what was read into the computed attributes.
-func fillNodeComputed(m *clusterNodeModel, st cluster.NodeStatus) diag.Diagnostics {
-	m.ID = types.StringValue(st.ID)
-	m.Engine = types.StringValue(st.Engine)
-	m.Version = types.StringValue(st.Version)
-	m.Drift = stringList(st.Drift)
-	return nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func (r *clusterNodeResource) nodeError(summary string, err error, next string, diags *diag.Diagnostics) {
@@ -439,33 +367,6 @@ func (r *clusterNodeResource) applySettings(ctx context.Context, plan clusterNod
 	return true
 }
 
-// applyNodeStatus writes a read into the model in the declared shape: the
-// slot list keeps its spelling when it names the same slots.
-func applyNodeStatus(ctx context.Context, m *clusterNodeModel, st cluster.NodeStatus) diag.Diagnostics {
-	var diags diag.Diagnostics
-	if st.Role != "" {
-		m.Role = types.StringValue(st.Role)
-	}
-	if st.Master != "" {
-		m.Master = types.StringValue(st.Master)
-	} else {
-		m.Master = types.StringNull()
-	}
-	prior, _ := specFrom(ctx, *m)
-	switch {
-	case st.Slots.Empty() && (m.Slots.IsNull() || prior.Slots.Empty()):
-		// keep null or an empty list as it was
-	case !m.Slots.IsNull() && prior.Slots == st.Slots:
-		// same slots, as declared
-	default:
-		l, d := types.ListValueFrom(ctx, types.StringType, nonNil(st.Slots.Strings()))
-		diags.Append(d...)
-		m.Slots = l
-	}
-	diags.Append(fillNodeComputed(m, st)...)
-	return diags
-}
-
 func (r *clusterNodeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	ctx = r.data.mask(ctx)
 	var plan, state clusterNodeModel
@@ -525,40 +426,4 @@ func (r *clusterNodeResource) Delete(ctx context.Context, req resource.DeleteReq
 		}
 		r.nodeError("Cluster Node Not Removed", err, next, &resp.Diagnostics)
 	}
-}
-
-// ImportState adopts a member by its address: its role, master and (for a
-// master) slots as read; seeds stay empty.
-func (r *clusterNodeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	ctx = r.data.mask(ctx)
-	addr := strings.TrimSpace(req.ID)
-	if err := cluster.ValidateAddress(addr); err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import redis_cluster_node by the node's address: %v.", err))
-		return
-	}
-	st, _ := cluster.ReadNode(ctx, r.data.pool, cluster.NodeSpec{Addr: addr, Failback: true})
-	if !st.Reachable {
-		if st.Err == nil {
-			st.Err = fmt.Errorf("node %s could not be read", addr)
-		}
-		r.nodeError("Cannot Read Cluster Node", st.Err, "", &resp.Diagnostics)
-		return
-	}
-	if st.Lone {
-		resp.Diagnostics.AddError("Node Is Not A Cluster Member",
-			fmt.Sprintf("%s knows no other node and serves no slot: there is nothing to import. Declare it and apply instead.", addr))
-		return
-	}
-	m := clusterNodeModel{
-		Address:  types.StringValue(addr),
-		Seeds:    types.ListNull(types.StringType),
-		Master:   types.StringNull(),
-		Slots:    types.ListNull(types.StringType),
-		Failback: types.BoolValue(true),
-		Force:    types.BoolValue(false),
-		Config:   types.MapNull(types.StringType),
-		Timeouts: timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
-	}
-	resp.Diagnostics.Append(applyNodeStatus(ctx, &m, st)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
