@@ -25,7 +25,7 @@ func (tflogRedisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // redisLogMu serializes go-redis log lines: tflog's masking mutates the
-// context's fields in place (see executor in resource_cluster.go).
+// context's fields in place (see executor below).
 var redisLogMu sync.Mutex
 
 // routeRedisLogs installs the logger once per process.
