@@ -22,6 +22,13 @@ import (
 // design.
 func TestJoinNodeKilledAtEveryStep(t *testing.T) {
 	t.Parallel()
+	if e := redistest.ServerEngine(t); e.Valkey() && e.AtLeast(9, 0) {
+		// Seen on Valkey 9.1.2, every run: a master killed right after an
+		// atomic slot import (CLUSTER MIGRATESLOTS) segfaults on restart
+		// with appendonly on (crash report in pthread_cancel), so there is
+		// no node to converge with. An engine crash, not a provider one.
+		t.Skipf("%s segfaults restarting with appendonly after a kill that follows an atomic slot import", e)
+	}
 	nodes := redistest.Start(t, 3, redistest.Options{ExtraArgs: []string{
 		"--appendonly", "yes", "--appendfsync", "always", "--repl-diskless-sync-delay", "0"}})
 	a := redistest.Addrs(nodes)
