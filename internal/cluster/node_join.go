@@ -177,10 +177,11 @@ func (j *nodeJoin) run(ctx context.Context, obs *Observed, steps []Step) error {
 		j.opt.Leaving[lv.addr] = true
 		e.info(ctx, "the acting master is leaving the cluster: no failover against it; waiting until it has handed its slots off", map[string]any{"address": spec.Addr, "acting_master": lv.addr})
 		return nil
-	case onlyReplan(err), isTargetNotMaster(err):
-		// The cluster changed under the steps, or has not heard yet that
-		// the node is a master: plan again from a fresh read (a plan that
-		// keeps coming back the same stops as stalled).
+	case onlyReplan(err), isTargetNotMaster(err), isSetSlotNotMaster(err):
+		// The cluster changed under the steps: it has not heard yet that
+		// the node is a master, or an end of a move turned replica (another
+		// node took its last slot). Plan again from a fresh read (a plan
+		// that keeps coming back the same stops as stalled).
 		e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"address": spec.Addr, "why": err.Error()})
 		return nil
 	}

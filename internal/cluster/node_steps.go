@@ -103,6 +103,14 @@ func (e *Executor) takeFrom(ctx context.Context, obs *Observed, to, toID, from, 
 		return nil // it left meanwhile: the wait for readiness tells
 	}
 	slots = slots.Intersect(src.Slots)
+	// Checked again under the lock, from this read: another node may have
+	// taken the source's other slots since the plan (see holdLastSlot).
+	held, _ := holdLastSlot(cur, NodePlanOptions{Declared: e.coord().Declared()},
+		[]Step{{Kind: StepMoveSlots, Addr: from, Target: to, Slots: slots}})
+	if len(held) == 0 {
+		return nil
+	}
+	slots = held[0].Slots
 	if slots.Empty() {
 		return nil
 	}
