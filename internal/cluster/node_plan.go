@@ -36,10 +36,9 @@ type NodePlanOptions struct {
 
 // NodePlanResult is what a node resource's apply does next.
 type NodePlanResult struct {
-	// Desired is the cluster the node's declaration implies: every other
-	// member as it is, this node as declared.
-	Desired Desired
-	// Steps are Plan's steps for Desired that the node takes part in, in
+	// Steps are Plan's steps, for the cluster the node's declaration
+	// implies (every other member as it is, this node as declared), that
+	// the node takes part in, in
 	// Plan's order, barriers left out: the executor waits on the node and
 	// its peers only (see NodeReady).
 	Steps []Step
@@ -93,7 +92,6 @@ func NodePlan(spec NodeSpec, obs *Observed, opt NodePlanOptions) (NodePlanResult
 			nd.d.Shards = append(nd.d.Shards, s)
 		}
 	}
-	res.Desired = nd.d
 	steps, err := Plan(nd.d, obs)
 	if err != nil {
 		return res, err
