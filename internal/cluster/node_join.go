@@ -41,7 +41,7 @@ func (e *Executor) JoinNode(ctx context.Context, spec NodeSpec, create bool) (*O
 	j := &nodeJoin{e: e, spec: spec, create: create, release: func() {}}
 	defer func() { j.release() }()
 	for round := 1; ; round++ {
-		if round > defaultMaxRounds {
+		if round > defaultMaxRounds+j.banRounds {
 			return obs, &StalledError{Rounds: defaultMaxRounds, Steps: j.last, Cap: true}
 		}
 		if round > 1 {
@@ -81,6 +81,25 @@ type nodeJoin struct {
 	// master serving slots.
 	last         []Step
 	same, unread int
+	// meetsSince is when a plan of MEETs alone began to repeat;
+	// banRounds counts the rounds that repeated it inside a forget's ban
+	// (they do not count against the round limit).
+	meetsSince time.Time
+	banRounds  int
+}
+
+// forgetBan is how long CLUSTER FORGET keeps a node out of the
+// forgetting node's gossip (60 s in every engine).
+const forgetBan = 60 * time.Second
+
+// onlyMeets tells whether steps only join nodes (MEETs and the wait).
+func onlyMeets(steps []Step) bool {
+	for _, s := range steps {
+		if s.Kind != StepMeet && s.Kind != StepAnnounce && s.Kind != StepWaitKnown {
+			return false
+		}
+	}
+	return len(steps) > 0
 }
 
 // round repairs, plans and runs one round from obs; done once the node is
@@ -118,14 +137,32 @@ func (j *nodeJoin) round(ctx context.Context, round int, obs *Observed) (*Observ
 		return obs, ready, err
 	}
 	if sameSteps(p.Steps, j.last) {
-		if j.same++; j.same >= noProgressRounds {
+		j.same++
+		pause := replanAfter
+		if onlyMeets(p.Steps) {
+			// Peers that forget the node again after each MEET: a
+			// CLUSTER FORGET that newer engines spread to every member
+			// (Valkey 9.1, Redis 8.6), whose 60 s ban drops the node
+			// again at the next gossip. Meet again, less often, until
+			// the ban is over.
+			if j.meetsSince.IsZero() {
+				j.meetsSince = time.Now()
+			}
+			if time.Since(j.meetsSince) < forgetBan+rejoinSettle {
+				j.banRounds++
+				pause = rejoinSettle
+				e.info(ctx, "peers keep forgetting the node (a spread CLUSTER FORGET bans it for 60 s): meeting again", map[string]any{"address": spec.Addr, "changes": stepsSummary(p.Steps), "elapsed_ms": time.Since(j.meetsSince).Milliseconds()})
+			} else if j.same >= noProgressRounds {
+				return obs, false, &StalledError{Rounds: j.same, Steps: p.Steps}
+			}
+		} else if j.same >= noProgressRounds {
 			return obs, false, &StalledError{Rounds: j.same, Steps: p.Steps}
 		}
-		if err := sleep(ctx, replanAfter); err != nil {
+		if err := sleep(ctx, pause); err != nil {
 			return obs, false, fmt.Errorf("node %s: timed out before running the same steps again: %s", spec.Addr, strings.Join(Drift(p.Steps), "; "))
 		}
 	} else {
-		j.same = 1
+		j.same, j.meetsSince = 1, time.Time{}
 	}
 	j.last = p.Steps
 	e.info(ctx, "applying node plan", map[string]any{"address": spec.Addr, "round": round, "steps": len(p.Steps), "changes": stepsSummary(p.Steps)})
