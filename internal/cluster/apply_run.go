@@ -5,7 +5,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,20 +31,15 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 		var err error
 		switch k := steps[i].Kind; k {
 		case StepWaitKnown:
-			n := strconv.Itoa(len(d.Addrs()))
-			err = e.wait(ctx, d, obs, waitSpec{what: "every node knows every other",
-				cond: func(o *Observed) (bool, string) { return allKnown(d, o) },
-				gate: func(infos map[string]map[string]string) (bool, string) {
-					return infoFails(d.Addrs(), infos, "cluster_known_nodes", n, true)
-				},
-				detail: func(o *Observed) []string { return unknownPeers(d, o, 10) },
-			})
+			err = e.waitKnown(ctx, d, obs)
 		case StepWaitReady:
 			want := d
 			if steps[i].Expect != nil {
 				want = *steps[i].Expect
 			}
 			err = e.waitReady(ctx, d, want, obs)
+		case StepAnnounce:
+			err = e.runStage(ctx, obs, e.markAgreed(ctx, d, obs, steps[i:j]), i)
 		default:
 			err = e.runStage(ctx, obs, steps[i:j], i)
 		}
@@ -159,12 +153,18 @@ func (e *Executor) pipeline(ctx context.Context, obs *Observed, steps []Step, ba
 	cmds := make([]*redis.Cmd, len(batch))
 	_, _ = e.Pool.Client(addr).Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, i := range batch {
+			if steps[i].agreed {
+				continue
+			}
 			cmds[k] = p.Do(ctx, commandFor(n, steps[i])...)
 		}
 		return nil
 	})
 	for k, i := range batch {
 		s := steps[i]
+		if cmds[k] == nil {
+			continue // an announce not sent (agreed)
+		}
 		if err := cmds[k].Err(); err != nil {
 			if (s.Kind == StepForget || s.Kind == StepDrop) && isUnknownNode(err) {
 				continue // already forgotten

@@ -29,7 +29,7 @@ type NodeLine struct {
 }
 
 // Addr is the announced ip:port, "" when the node has no known address.
-func (n NodeLine) Addr() string {
+func (n *NodeLine) Addr() string {
 	if n.IP == "" {
 		return ""
 	}
@@ -37,7 +37,7 @@ func (n NodeLine) Addr() string {
 }
 
 // HasFlag tells whether the node carries flag f (for example "fail?" or "handshake").
-func (n NodeLine) HasFlag(f string) bool {
+func (n *NodeLine) HasFlag(f string) bool {
 	for _, x := range n.Flags {
 		if x == f {
 			return true
@@ -47,22 +47,22 @@ func (n NodeLine) HasFlag(f string) bool {
 }
 
 // Myself tells whether this line describes the node that answered.
-func (n NodeLine) Myself() bool { return n.HasFlag("myself") }
+func (n *NodeLine) Myself() bool { return n.HasFlag("myself") }
 
 // IsMaster tells whether the node is flagged master.
-func (n NodeLine) IsMaster() bool { return n.HasFlag("master") }
+func (n *NodeLine) IsMaster() bool { return n.HasFlag("master") }
 
 // IsReplica tells whether the node is flagged slave.
-func (n NodeLine) IsReplica() bool { return n.HasFlag("slave") }
+func (n *NodeLine) IsReplica() bool { return n.HasFlag("slave") }
 
 // Failing tells whether the node is suspected (fail?) or agreed (fail) to be down.
-func (n NodeLine) Failing() bool { return n.HasFlag("fail") || n.HasFlag("fail?") }
+func (n *NodeLine) Failing() bool { return n.HasFlag("fail") || n.HasFlag("fail?") }
 
 // Handshake tells whether the node is still in the MEET handshake.
-func (n NodeLine) Handshake() bool { return n.HasFlag("handshake") }
+func (n *NodeLine) Handshake() bool { return n.HasFlag("handshake") }
 
 // Role is "master" or "replica" from the flags, "" when neither is set (handshake).
-func (n NodeLine) Role() string {
+func (n *NodeLine) Role() string {
 	switch {
 	case n.IsMaster():
 		return RoleMaster

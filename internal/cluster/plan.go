@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -120,6 +121,9 @@ type Step struct {
 	// taken the slot in another, would take the slot from it (seen: two
 	// masters each believing the other served 1,024 slots).
 	EndsOnly bool
+	// agreed marks an announce whose target already shows what it would
+	// tell: the executor does not send it (see markAgreed).
+	agreed bool
 }
 
 func (s Step) String() string {
@@ -182,13 +186,27 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	steps := adds
 	steps = append(steps, p.epochSteps()...)
 	steps = append(steps, p.forgetSteps()...)
-	steps = append(steps, p.meetSteps()...)
-	steps = append(steps, p.orderMoves(moves)...)
+	meets, hub := p.meetSteps()
+	ordered := p.orderMoves(moves)
 	roles, err := p.roleSteps()
 	if err != nil {
 		return nil, err
 	}
+	steps = append(steps, meets...)
+	// Moves need every node to know every other first. So do failovers
+	// (a replica needs the masters' votes); a CLUSTER REPLICATE needs
+	// only its master, which a hub plan meets it with: while gossip
+	// completes such a mesh, replicas already follow their masters, so
+	// the handshakes carry their roles.
+	lateWait := hub && len(ordered) == 0 && !slices.ContainsFunc(roles, func(s Step) bool { return s.Kind != StepReplicate })
+	if len(meets) > 0 && !lateWait {
+		steps = append(steps, Step{Kind: StepWaitKnown})
+	}
+	steps = append(steps, ordered...)
 	steps = append(steps, roles...)
+	if len(meets) > 0 && lateWait {
+		steps = append(steps, Step{Kind: StepWaitKnown})
+	}
 	steps = append(steps, p.removalSteps()...)
 	steps = append(steps, p.announceSteps(len(steps) > 0)...)
 	cfg, err := configSteps(d, obs)

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -141,13 +143,81 @@ func TestPlannerForgetSteps(t *testing.T) {
 func TestPlannerMeetSteps(t *testing.T) {
 	nodes := healthy3x2()
 	nodes[0].knows = []string{fid(2), fid(3), fid(4), fid(5)} // .11 lost .16
-	steps := newPlanner(desired3x2(true), fakeObserved(t, nodes)).meetSteps()
-	if len(steps) != 2 || steps[0].Kind != StepMeet || steps[0].Addr != "10.0.0.11:6379" || steps[0].Target != "10.0.0.16:6379" ||
-		steps[0].Port != 6379 || steps[0].BusPort != 16379 || steps[1].Kind != StepWaitKnown {
-		t.Fatalf("meets: %v", steps)
+	steps, hub := newPlanner(desired3x2(true), fakeObserved(t, nodes)).meetSteps()
+	if len(steps) != 1 || hub || steps[0].Kind != StepMeet || steps[0].Addr != "10.0.0.11:6379" || steps[0].Target != "10.0.0.16:6379" ||
+		steps[0].Port != 6379 || steps[0].BusPort != 16379 {
+		t.Fatalf("meets: %v (hub %t)", steps, hub)
 	}
-	if steps := newPlanner(desired3x2(true), fakeObserved(t, healthy3x2())).meetSteps(); len(steps) != 0 {
+	if steps, _ := newPlanner(desired3x2(true), fakeObserved(t, healthy3x2())).meetSteps(); len(steps) != 0 {
 		t.Fatalf("healthy: %v", steps)
+	}
+}
+
+// freshShards declares masters shards of one master and one replica on
+// 2*masters lone nodes (10.0.1.x), as fakes.
+func freshShards(masters int) (Desired, []fakeNode) {
+	var d Desired
+	var nodes []fakeNode
+	addr := func(i int) string { return fmt.Sprintf("10.0.1.%d:6379", i+1) }
+	for i, set := range EvenSplit(masters) {
+		d.Shards = append(d.Shards, Shard{Master: addr(i), Replicas: []string{addr(masters + i)}, Slots: set})
+	}
+	for i := range 2 * masters {
+		nodes = append(nodes, fakeNode{addr: addr(i), id: fid(i + 1), knows: []string{}})
+	}
+	return d, nodes
+}
+
+func TestPlannerMeetStepsHub(t *testing.T) {
+	// 24 lone nodes: each replica meets its master, each master the hub
+	// (the first node, as none knows any other); gossip does the rest.
+	d, nodes := freshShards(12)
+	p := newPlanner(d, fakeObserved(t, nodes))
+	p.actingMasters()
+	steps, hub := p.meetSteps()
+	if !hub || len(steps) != 23 {
+		t.Fatalf("hub %t, %d meets: %v", hub, len(steps), steps)
+	}
+	for _, s := range steps {
+		want := "10.0.1.1:6379"
+		if i := slices.IndexFunc(d.Shards, func(sh Shard) bool { return sh.Replicas[0] == s.Addr }); i >= 0 {
+			want = d.Shards[i].Master
+		}
+		if s.Kind != StepMeet || s.Target != want {
+			t.Fatalf("%s: want a meet to %s", s, want)
+		}
+	}
+	// A node or two missing are met pairwise, even in a large cluster.
+	nodes = nil
+	for i, sh := range d.Shards {
+		nodes = append(nodes, fakeNode{addr: sh.Master, id: fid(i + 1), slots: sh.Slots.String()},
+			fakeNode{addr: sh.Replicas[0], id: fid(100 + i), master: fid(i + 1)})
+	}
+	nodes[0].knows = []string{fid(100)}
+	p = newPlanner(d, fakeObserved(t, nodes))
+	p.actingMasters()
+	if steps, hub := p.meetSteps(); hub || len(steps) != 22 {
+		t.Fatalf("one node lost: hub %t, %d meets: %v", hub, len(steps), steps)
+	}
+}
+
+func TestPlanHubWaitsAfterReplicate(t *testing.T) {
+	// A hub plan with only REPLICATE to follow waits for the mesh after
+	// it: the replicas follow their masters while gossip spreads.
+	d, nodes := freshShards(12)
+	steps, err := Plan(d, fakeObserved(t, nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := slices.IndexFunc(steps, func(s Step) bool { return s.Kind == StepWaitKnown })
+	last := -1
+	for i, s := range steps {
+		if s.Kind == StepReplicate {
+			last = i
+		}
+	}
+	if wait < 0 || last < 0 || wait < last || steps[wait+1].Kind != StepAnnounce {
+		t.Fatalf("wait at %d, last replicate at %d: %v", wait, last, steps)
 	}
 }
 

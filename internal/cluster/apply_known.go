@@ -1,0 +1,144 @@
+package cluster
+
+// The wait until every declared node knows every other, and the MEETs it
+// sends for pairs that gossip leaves out.
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// meetStall is how long the number of pairs that do not know each other
+// may stay the same before waitKnown meets them directly. Gossip
+// introduces a node to a few peers per ping, so a mesh of hundreds grows
+// in bursts; a pair it has not joined after a second is usually one whose
+// handshake both sides dropped (seen on 200 nodes: one pair for 6 s).
+const meetStall = time.Second
+
+// waitKnown waits until every declared node knows every other. While the
+// pairs left do not shrink for meetStall it sends each a CLUSTER MEET,
+// then waits again.
+func (e *Executor) waitKnown(ctx context.Context, d Desired, obs *Observed) error {
+	n := strconv.Itoa(len(d.Addrs()))
+	fewest, since := -1, time.Now()
+	return e.wait(ctx, d, obs, waitSpec{what: "every node knows every other",
+		cond: func(o *Observed) (bool, string) {
+			ok, why := allKnown(d, o)
+			if ok {
+				return true, ""
+			}
+			missing := missingPairs(d, o)
+			switch {
+			case fewest < 0 || len(missing) < fewest:
+				fewest, since = len(missing), time.Now()
+			case time.Since(since) >= meetStall:
+				e.meetPairs(ctx, o, missing)
+				since = time.Now()
+			}
+			return false, why
+		},
+		gate: func(infos map[string]map[string]string) (bool, string) {
+			return infoFails(d.Addrs(), infos, "cluster_known_nodes", n, true)
+		},
+		detail: func(o *Observed) []string { return unknownPeers(d, o, 10) },
+	})
+}
+
+// missingPairs lists, as MEET steps, the declared pairs in which a node
+// does not know the other (from the node that does not, or from the first
+// of the pair when neither does). Nil when some node was not read.
+func missingPairs(d Desired, obs *Observed) []Step {
+	if requireAll(d, obs) != nil {
+		return nil
+	}
+	addrs := d.Addrs()
+	var out []Step
+	for i, a := range addrs {
+		for _, b := range addrs[i+1:] {
+			switch {
+			case !knows(obs, a, b):
+				out = append(out, meetStep(StepMeet, obs, a, b))
+			case !knows(obs, b, a):
+				out = append(out, meetStep(StepMeet, obs, b, a))
+			}
+		}
+	}
+	return out
+}
+
+// meetPairs sends the MEETs, pipelined per node, all nodes at once. They
+// are best effort: the wait reads the nodes again and names any pair that
+// still does not know each other at its deadline.
+func (e *Executor) meetPairs(ctx context.Context, obs *Observed, meets []Step) {
+	if len(meets) == 0 {
+		return
+	}
+	byNode := map[string][]Step{}
+	for _, s := range meets {
+		byNode[s.Addr] = append(byNode[s.Addr], s)
+	}
+	e.info(ctx, "meeting the pairs gossip has not joined", map[string]any{"pairs": len(meets), "first": meets[0].String()})
+	done := make(chan struct{}, len(byNode))
+	for addr, steps := range byNode {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			n := obs.Node(addr)
+			_, err := e.Pool.Client(addr).Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, s := range steps {
+					p.Do(ctx, commandFor(n, s)...)
+				}
+				return nil
+			})
+			if err != nil {
+				e.debug(ctx, "meet failed", map[string]any{"address": addr, "error": err.Error()})
+			}
+		}()
+	}
+	for range byNode {
+		<-done
+	}
+}
+
+// markAgreed reads every declared node again when an announce stage
+// starts and marks the announces whose target already shows the sender as
+// it is (role, master and slots, past the handshake): only the others are
+// sent. A MEET between nodes that know each other costs both a
+// connection and a handshake entry; on a new cluster, every handshake a
+// node completed second already carried its role and slots. The marked
+// steps still count as done (AfterStep sees them), so a plan's steps are
+// the same whatever the read finds.
+func (e *Executor) markAgreed(ctx context.Context, d Desired, obs *Observed, stage []Step) []Step {
+	fresh := e.refresh(ctx, d, obs)
+	out := make([]Step, len(stage))
+	agreed := 0
+	for i, s := range stage {
+		out[i] = s
+		if s.Kind == StepAnnounce && showsAsIs(fresh, s.Target, s.Addr) {
+			out[i].agreed = true
+			agreed++
+		}
+	}
+	e.debug(ctx, "announces the targets need", map[string]any{"sent": len(stage) - agreed, "agreed": agreed})
+	return out
+}
+
+// showsAsIs tells whether the node at at shows the node at who as who
+// reports itself: same role and master, a master's slots and config
+// epoch, handshake done.
+func showsAsIs(obs *Observed, at, who string) bool {
+	self := obs.Node(who).Self()
+	n := obs.Node(at)
+	if self == nil || !n.OK() {
+		return false
+	}
+	l := n.Lookup(self.ID)
+	if l == nil || l.Handshake() || l.IsMaster() != self.IsMaster() || l.MasterID != self.MasterID {
+		return false
+	}
+	// A replica's config epoch is its master's to its peers (the bus
+	// header carries the master's): compare a master's only.
+	return !self.IsMaster() || (l.ConfigEpoch == self.ConfigEpoch && l.Slots == self.Slots)
+}
