@@ -117,3 +117,47 @@ func TestApplyResumesAfterKill(t *testing.T) {
 		t.Fatal(why)
 	}
 }
+
+// TestApplyCreateThroughHub builds 12x(1+1) from 24 lone nodes: each
+// node meets one hub, each replica its master too, gossip completes the
+// mesh (waitKnown meets any pair it leaves out), and the cluster converges
+// with every node knowing every other.
+func TestApplyCreateThroughHub(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 24, redistest.Options{DistinctHosts: true})
+	a := redistest.Addrs(nodes)
+	var d cluster.Desired
+	for i, set := range cluster.EvenSplit(12) {
+		d.Shards = append(d.Shards, cluster.Shard{Master: a[i], Replicas: []string{a[12+i]}, Slots: set})
+	}
+	e := newExecutor(t, nodes[0].Password())
+	planned := map[cluster.StepKind]int{}
+	e.AfterStep = func(_ context.Context, _ int, s cluster.Step) error {
+		planned[s.Kind]++
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	obs, err := cluster.Precheck(ctx, e.Pool, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(ctx, d, obs); err != nil {
+		t.Fatal(err)
+	}
+	if planned[cluster.StepMeet] != 23+11 || planned[cluster.StepReplicate] != 12 {
+		t.Fatalf("steps run: %v; want 34 MEETs (every node but the hub to the hub, replicas to their master) and 12 REPLICATEs", planned)
+	}
+	after := cluster.Observe(ctx, e.Pool, d.Addrs(), true)
+	if ok, why := cluster.Converged(d, after); !ok {
+		t.Fatalf("not converged after apply: %s", why)
+	}
+	for _, n := range nodes {
+		if k := redistest.ClusterInfo(t, n)["cluster_known_nodes"]; k != "24" {
+			t.Fatalf("%s knows %s nodes, want 24:\n%s", n.Addr(), k, redistest.ClusterNodes(t, n))
+		}
+	}
+	if steps, err := cluster.Plan(d, after); err != nil || len(steps) != 0 {
+		t.Fatalf("plan after apply: %v %v", steps, err)
+	}
+}

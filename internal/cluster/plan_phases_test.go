@@ -169,23 +169,30 @@ func freshShards(masters int) (Desired, []fakeNode) {
 }
 
 func TestPlannerMeetStepsHub(t *testing.T) {
-	// 24 lone nodes: each replica meets its master, each master the hub
-	// (the first node, as none knows any other); gossip does the rest.
+	// 24 lone nodes: each meets the hub (the first node, as none knows
+	// any other), each replica its master too; gossip does the rest.
 	d, nodes := freshShards(12)
 	p := newPlanner(d, fakeObserved(t, nodes))
 	p.actingMasters()
 	steps, hub := p.meetSteps()
-	if !hub || len(steps) != 23 {
-		t.Fatalf("hub %t, %d meets: %v", hub, len(steps), steps)
+	if !hub || len(steps) != 23+11 {
+		t.Fatalf("hub %t, %d meets, want 23 to the hub and 11 to masters: %v", hub, len(steps), steps)
 	}
+	toHub, toMaster := map[string]bool{}, map[string]bool{}
 	for _, s := range steps {
-		want := "10.0.1.1:6379"
-		if i := slices.IndexFunc(d.Shards, func(sh Shard) bool { return sh.Replicas[0] == s.Addr }); i >= 0 {
-			want = d.Shards[i].Master
+		switch i := slices.IndexFunc(d.Shards, func(sh Shard) bool { return sh.Replicas[0] == s.Addr }); {
+		case s.Kind != StepMeet:
+			t.Fatalf("%s: want a meet", s)
+		case s.Target == "10.0.1.1:6379":
+			toHub[s.Addr] = true
+		case i >= 0 && s.Target == d.Shards[i].Master:
+			toMaster[s.Addr] = true
+		default:
+			t.Fatalf("%s: want a meet to the hub or to the node's master", s)
 		}
-		if s.Kind != StepMeet || s.Target != want {
-			t.Fatalf("%s: want a meet to %s", s, want)
-		}
+	}
+	if len(toHub) != 23 || len(toMaster) != 11 || toMaster["10.0.1.13:6379"] {
+		t.Fatalf("to the hub %d, to their master %d (%v)", len(toHub), len(toMaster), toMaster)
 	}
 	// A node or two missing are met pairwise, even in a large cluster.
 	nodes = nil
