@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net"
 	"sort"
 	"strconv"
@@ -154,20 +155,31 @@ func (n *NodeState) Known() []NodeLine {
 }
 
 // known is Known without copying the lines (each carries a 2 kB slot
-// bitmap): the plan and the members walk every view of hundreds of nodes.
-func (n *NodeState) known() []*NodeLine {
-	if n == nil || len(n.View) == 0 {
-		return nil
-	}
-	out := make([]*NodeLine, 0, len(n.View)-1)
-	for i := range n.View {
-		l := &n.View[i]
-		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
-			continue
+// bitmap) or allocating: the plan and the members walk every view of
+// hundreds of nodes.
+func (n *NodeState) known() iter.Seq[*NodeLine] {
+	return func(yield func(*NodeLine) bool) {
+		if n == nil {
+			return
 		}
-		out = append(out, l)
+		for i := range n.View {
+			l := &n.View[i]
+			if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
+				continue
+			}
+			if !yield(l) {
+				return
+			}
+		}
 	}
-	return out
+}
+
+// knowsOthers tells whether the node knows any node besides itself.
+func (n *NodeState) knowsOthers() bool {
+	for range n.known() {
+		return true
+	}
+	return false
 }
 
 // State is cluster_state from CLUSTER INFO ("ok", "fail"), "" if unknown.

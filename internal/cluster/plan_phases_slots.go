@@ -45,7 +45,7 @@ func slotClaims(d Desired, obs *Observed) (*[SlotCount]string, SlotSet) {
 func (p *planner) foreignOwners() error {
 	foreign := map[string]SlotSet{}
 	for _, a := range p.addrs {
-		for _, l := range p.obs.Node(a).known() {
+		for l := range p.obs.Node(a).known() {
 			if l.Slots.Empty() || p.stale[l.ID] != "" || p.obs.AddrOf(l.ID) != "" {
 				continue
 			}

@@ -57,7 +57,7 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 			m := Member{Addr: a, Reachable: false, LinkState: "unreachable"}
 			// What the others last heard of it, found by its address.
 			for _, b := range addrs {
-				for _, l := range obs.Node(b).known() {
+				for l := range obs.Node(b).known() {
 					if l.Addr() == a || (announced != nil && announced(l.Addr()) == a) {
 						m.ID, m.Role, m.MasterID, m.Slots, m.Flags = l.ID, l.Role(), l.MasterID, l.Slots, l.Flags
 						known[l.ID] = true
@@ -82,7 +82,7 @@ func Members(addrs []string, obs *Observed, announced func(string) string) map[s
 		out[a] = m
 	}
 	for _, a := range addrs {
-		for _, l := range obs.Node(a).known() {
+		for l := range obs.Node(a).known() {
 			if known[l.ID] || l.Addr() == "" {
 				continue
 			}
@@ -147,7 +147,7 @@ func Gone(addrs []string, obs *Observed) bool {
 			return false
 		}
 		self := n.Self()
-		if self == nil || len(n.known()) > 0 || !self.Slots.Empty() {
+		if self == nil || n.knowsOthers() || !self.Slots.Empty() {
 			return false
 		}
 	}
