@@ -31,7 +31,7 @@ func (e *Executor) Run(ctx context.Context, d Desired, obs *Observed, steps []St
 		var err error
 		switch k := steps[i].Kind; k {
 		case StepWaitKnown:
-			err = e.waitKnown(ctx, d, obs)
+			err = e.waitKnown(ctx, d, obs, steps[i].Target)
 		case StepWaitReady:
 			want := d
 			if steps[i].Expect != nil {

@@ -19,7 +19,8 @@ const (
 	StepSetEpoch
 	// StepMeet: CLUSTER MEET from Addr to Target.
 	StepMeet
-	// StepWaitKnown: barrier until every declared node knows every other.
+	// StepWaitKnown: barrier until every declared node knows every other;
+	// Target is the hub the plan met every node with, if any.
 	StepWaitKnown
 	// StepForget: CLUSTER FORGET TargetID on Addr (a stale entry).
 	StepForget
@@ -198,14 +199,15 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// only its master, which a hub plan meets it with: while gossip
 	// completes such a mesh, replicas already follow their masters, so
 	// the handshakes carry their roles.
-	lateWait := hub && len(ordered) == 0 && !slices.ContainsFunc(roles, func(s Step) bool { return s.Kind != StepReplicate })
+	lateWait := hub != "" && len(ordered) == 0 && !slices.ContainsFunc(roles, func(s Step) bool { return s.Kind != StepReplicate })
+	wait := Step{Kind: StepWaitKnown, Target: hub}
 	if len(meets) > 0 && !lateWait {
-		steps = append(steps, Step{Kind: StepWaitKnown})
+		steps = append(steps, wait)
 	}
 	steps = append(steps, ordered...)
 	steps = append(steps, roles...)
 	if len(meets) > 0 && lateWait {
-		steps = append(steps, Step{Kind: StepWaitKnown})
+		steps = append(steps, wait)
 	}
 	steps = append(steps, p.removalSteps()...)
 	steps = append(steps, p.announceSteps(len(steps) > 0)...)

@@ -53,9 +53,9 @@ func (p *planner) forgetSteps() []Step {
 // node from a known one starts the handshake itself. Measured on 200 fresh
 // Redis 7.0 nodes (2 cores): the 19,900 pairwise MEETs took 1.8 s to send
 // and the mesh about 6 s to form; 199 MEETs to a hub formed all but one
-// link in 3.4 s. The wait (waitKnown) meets whatever pair gossip leaves
-// out. hub tells which way was taken.
-func (p *planner) meetSteps() (steps []Step, hub bool) {
+// link in 3.4 s. The wait (waitKnown) seeds gossip from the hub and meets
+// whatever pair gossip leaves out. hub is the hub, "" for pairwise MEETs.
+func (p *planner) meetSteps() (steps []Step, hub string) {
 	type pair struct{ from, to, a, b string }
 	var missing []pair
 	for i, a := range p.addrs {
@@ -69,7 +69,7 @@ func (p *planner) meetSteps() (steps []Step, hub bool) {
 		}
 	}
 	if len(missing) == 0 {
-		return nil, false
+		return nil, ""
 	}
 	if h := p.meetHub(len(missing)); h != "" {
 		follows := map[string]string{} // replica -> the master it is planned to follow
@@ -95,14 +95,14 @@ func (p *planner) meetSteps() (steps []Step, hub bool) {
 				}
 			}
 		}
-		return steps, true
+		return steps, h
 	}
 	for _, m := range missing {
 		st := meetStep(StepMeet, p.obs, m.from, m.to)
 		st.Why = fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", m.a, m.b)
 		steps = append(steps, st)
 	}
-	return steps, false
+	return steps, ""
 }
 
 // Hub meets: from hubMinNodes declared nodes up, when more than

@@ -144,9 +144,9 @@ func TestPlannerMeetSteps(t *testing.T) {
 	nodes := healthy3x2()
 	nodes[0].knows = []string{fid(2), fid(3), fid(4), fid(5)} // .11 lost .16
 	steps, hub := newPlanner(desired3x2(true), fakeObserved(t, nodes)).meetSteps()
-	if len(steps) != 1 || hub || steps[0].Kind != StepMeet || steps[0].Addr != "10.0.0.11:6379" || steps[0].Target != "10.0.0.16:6379" ||
+	if len(steps) != 1 || hub != "" || steps[0].Kind != StepMeet || steps[0].Addr != "10.0.0.11:6379" || steps[0].Target != "10.0.0.16:6379" ||
 		steps[0].Port != 6379 || steps[0].BusPort != 16379 {
-		t.Fatalf("meets: %v (hub %t)", steps, hub)
+		t.Fatalf("meets: %v (hub %q)", steps, hub)
 	}
 	if steps, _ := newPlanner(desired3x2(true), fakeObserved(t, healthy3x2())).meetSteps(); len(steps) != 0 {
 		t.Fatalf("healthy: %v", steps)
@@ -175,8 +175,8 @@ func TestPlannerMeetStepsHub(t *testing.T) {
 	p := newPlanner(d, fakeObserved(t, nodes))
 	p.actingMasters()
 	steps, hub := p.meetSteps()
-	if !hub || len(steps) != 23+11 {
-		t.Fatalf("hub %t, %d meets, want 23 to the hub and 11 to masters: %v", hub, len(steps), steps)
+	if hub != "10.0.1.1:6379" || len(steps) != 23+11 {
+		t.Fatalf("hub %q, %d meets, want 23 to the hub and 11 to masters: %v", hub, len(steps), steps)
 	}
 	toHub, toMaster := map[string]bool{}, map[string]bool{}
 	for _, s := range steps {
@@ -203,8 +203,8 @@ func TestPlannerMeetStepsHub(t *testing.T) {
 	nodes[0].knows = []string{fid(100)}
 	p = newPlanner(d, fakeObserved(t, nodes))
 	p.actingMasters()
-	if steps, hub := p.meetSteps(); hub || len(steps) != 22 {
-		t.Fatalf("one node lost: hub %t, %d meets: %v", hub, len(steps), steps)
+	if steps, hub := p.meetSteps(); hub != "" || len(steps) != 22 {
+		t.Fatalf("one node lost: hub %q, %d meets: %v", hub, len(steps), steps)
 	}
 }
 
