@@ -206,8 +206,7 @@ func (e *Executor) meetPairs(ctx context.Context, obs *Observed, meets []Step, q
 
 // markAgreed reads every declared node again when an announce stage
 // starts and marks the announces whose target already shows the sender as
-// it is (role, master and slots, past the handshake): only the others are
-// sent. A MEET between nodes that know each other costs both a
+// it is (see showsAsIs): only the others are sent. A MEET between nodes that know each other costs both a
 // connection and a handshake entry; on a new cluster, every handshake a
 // node completed second already carried its role and slots. The marked
 // steps still count as done (AfterStep sees them), so a plan's steps are
