@@ -383,19 +383,25 @@ func tail(s string, lines int) string { return tfcli.Tail(s, lines) }
 // wall time.
 func redisCLICreate(tb testing.TB, addrs []string, replicas int) time.Duration {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	args := append([]string{"create"}, addrs...)
+	return redisCLI(tb, append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")...)
+}
+
+// redisCLI runs redis-cli --cluster <args> and returns its wall time; it
+// fails on an error or an [ERR] line.
+func redisCLI(tb testing.TB, args ...string) time.Duration {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	args := []string{"-a", redistest.DefaultPassword, "--no-auth-warning", "--cluster", "create"}
-	args = append(args, addrs...)
-	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
-	cmd := exec.CommandContext(ctx, "redis-cli", args...)
+	full := append([]string{"-a", redistest.DefaultPassword, "--no-auth-warning", "--cluster"}, args...)
+	cmd := exec.CommandContext(ctx, "redis-cli", full...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
 	if err != nil || strings.Contains(buf.String(), "[ERR]") {
-		tb.Fatalf("redis-cli --cluster create: %v after %s\n%s", err, took, tail(buf.String(), 40))
+		tb.Fatalf("redis-cli --cluster %s: %v after %s\n%s", strings.Join(args, " "), err, took, tail(buf.String(), 30))
 	}
 	return took
 }

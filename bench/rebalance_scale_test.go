@@ -3,14 +3,10 @@
 package bench
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,25 +120,6 @@ func rebalanceCLI(b *testing.B, shards, add int, data map[string]string) (addT, 
 	waitReady(s, b.Name()+" redis-cli", nodes, time.Now())
 	checkKeyTotal(s, nodes, len(data), add)
 	return addT, joinT, rebalanceT
-}
-
-// redisCLI runs redis-cli --cluster <args> and returns its wall time; it
-// fails on an error or an [ERR] line.
-func redisCLI(tb testing.TB, args ...string) time.Duration {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	full := append([]string{"-a", redistest.DefaultPassword, "--no-auth-warning", "--cluster"}, args...)
-	cmd := exec.CommandContext(ctx, "redis-cli", full...)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if err != nil || strings.Contains(buf.String(), "[ERR]") {
-		tb.Fatalf("redis-cli --cluster %s: %v after %s\n%s", strings.Join(args, " "), err, took, tail(buf.String(), 30))
-	}
-	return took
 }
 
 // checkKeyTotal fails unless the nodes' DBSIZE sums to want and each of the

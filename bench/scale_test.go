@@ -3,13 +3,9 @@
 package bench
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -163,18 +159,7 @@ func scaleIteration(b *testing.B, n, masters, replicas int, timeout time.Duratio
 // wall time; it fails unless every check passed.
 func redisCLICheck(tb testing.TB, addr string) time.Duration {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "redis-cli", "-a", redistest.DefaultPassword, "--no-auth-warning", "--cluster", "check", addr)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if err != nil || strings.Contains(buf.String(), "[ERR]") {
-		tb.Fatalf("redis-cli --cluster check: %v after %s\n%s", err, took, tail(buf.String(), 20))
-	}
-	return took
+	return redisCLI(tb, "check", addr)
 }
 
 func envInt(b *testing.B, name string, def int) int {

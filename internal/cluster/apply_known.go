@@ -31,16 +31,16 @@ func (e *Executor) waitKnown(ctx context.Context, d Desired, obs *Observed, hub 
 	t := &meetTracker{nodes: len(d.Addrs())}
 	return e.wait(ctx, d, obs, waitSpec{what: "every node knows every other",
 		cond: func(o *Observed) (bool, string) {
-			ok, why := allKnown(d, o)
-			if ok {
+			if err := requireAll(d, o); err != nil {
+				return false, err.Error()
+			}
+			missing := missingPairs(d.Addrs(), o)
+			if len(missing) == 0 {
 				return true, ""
 			}
-			missing := missingPairs(d, o)
-			if missing == nil {
-				return false, why // a node was not read: allKnown says which
-			}
 			e.meetPairs(ctx, o, t.due(missing, time.Now()), false)
-			return false, fmt.Sprintf("%d pairs of nodes do not know each other yet, among them: %s", len(missing), why)
+			m := missing[0]
+			return false, fmt.Sprintf("%d pairs of nodes do not know each other yet, among them: %s does not know %s yet", len(missing), m.Addr, describe(m.Target, o.ID(m.Target)))
 		},
 		gate: func(infos map[string]map[string]string) (bool, string) {
 			return infoFails(d.Addrs(), infos, "cluster_known_nodes", n, true)
@@ -108,9 +108,14 @@ func (e *Executor) seedGossip(ctx context.Context, d Desired, obs *Observed, hub
 	start := time.Now()
 	c := e.Pool.Client(hub)
 	for {
-		if v, err := c.ClusterNodes(ctx).Result(); err == nil {
-			if view, err := ParseNodes(v); err == nil && knowsAll(view, d, obs) {
-				break
+		// CLUSTER INFO first (it counts handshake entries too): the hub
+		// is the busiest node of the cluster just now.
+		info, err := c.ClusterInfo(ctx).Result()
+		if known, _ := strconv.Atoi(ParseInfo(info)["cluster_known_nodes"]); err == nil && known >= len(d.Addrs()) {
+			if v, err := c.ClusterNodes(ctx).Result(); err == nil {
+				if view, err := ParseNodes(v); err == nil && knowsAll(view, d, obs) {
+					break
+				}
 			}
 		}
 		if time.Since(start) > seedWait {
@@ -147,23 +152,24 @@ func knowsAll(view []NodeLine, d Desired, obs *Observed) bool {
 	return true
 }
 
-// missingPairs lists, as MEET steps, the declared pairs in which a node
-// does not know the other (from the node that does not, or from the first
-// of the pair when neither does). Nil when some node was not read.
-func missingPairs(d Desired, obs *Observed) []Step {
-	if requireAll(d, obs) != nil {
-		return nil
-	}
-	addrs := d.Addrs()
+// missingPairs lists, as MEET steps, the pairs of addrs in which a node
+// does not know the other: from the node that does not, or from the first
+// of the pair when neither does.
+func missingPairs(addrs []string, obs *Observed) []Step {
 	var out []Step
 	for i, a := range addrs {
 		for _, b := range addrs[i+1:] {
+			var st Step
 			switch {
 			case !knows(obs, a, b):
-				out = append(out, meetStep(StepMeet, obs, a, b))
+				st = meetStep(StepMeet, obs, a, b)
 			case !knows(obs, b, a):
-				out = append(out, meetStep(StepMeet, obs, b, a))
+				st = meetStep(StepMeet, obs, b, a)
+			default:
+				continue
 			}
+			st.Why = fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", a, b)
+			out = append(out, st)
 		}
 	}
 	return out

@@ -301,21 +301,6 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 	return out
 }
 
-func allKnown(d Desired, obs *Observed) (bool, string) {
-	if err := requireAll(d, obs); err != nil {
-		return false, err.Error()
-	}
-	addrs := d.Addrs()
-	for _, a := range addrs {
-		for _, b := range addrs {
-			if a != b && !knows(obs, a, b) {
-				return false, fmt.Sprintf("%s does not know %s yet", a, describe(b, obs.ID(b)))
-			}
-		}
-	}
-	return true, ""
-}
-
 // unknownPeers lists, node by node, the declared nodes it does not know
 // yet: at most limit lines, then how many more nodes miss some.
 func unknownPeers(d Desired, obs *Observed, limit int) []string {

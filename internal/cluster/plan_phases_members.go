@@ -56,18 +56,7 @@ func (p *planner) forgetSteps() []Step {
 // link in 3.4 s. The wait (waitKnown) seeds gossip from the hub and meets
 // whatever pair gossip leaves out. hub is the hub, "" for pairwise MEETs.
 func (p *planner) meetSteps() (steps []Step, hub string) {
-	type pair struct{ from, to, a, b string }
-	var missing []pair
-	for i, a := range p.addrs {
-		for _, b := range p.addrs[i+1:] {
-			switch {
-			case !knows(p.obs, a, b):
-				missing = append(missing, pair{a, b, a, b})
-			case !knows(p.obs, b, a):
-				missing = append(missing, pair{b, a, a, b})
-			}
-		}
-	}
+	missing := missingPairs(p.addrs, p.obs)
 	if len(missing) == 0 {
 		return nil, ""
 	}
@@ -97,12 +86,7 @@ func (p *planner) meetSteps() (steps []Step, hub string) {
 		}
 		return steps, h
 	}
-	for _, m := range missing {
-		st := meetStep(StepMeet, p.obs, m.from, m.to)
-		st.Why = fmt.Sprintf("%s and %s do not know each other; apply joins them with CLUSTER MEET", m.a, m.b)
-		steps = append(steps, st)
-	}
-	return steps, ""
+	return missing, ""
 }
 
 // Hub meets: from hubMinNodes declared nodes up, when more than

@@ -29,6 +29,22 @@ type clusterModel struct {
 	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
+// adoptedModel is the state of a cluster adopted as it stands (import):
+// id and shards as read, the defaults, and nothing read yet.
+func adoptedModel(id string, shards types.List) clusterModel {
+	return clusterModel{
+		ID:           types.StringValue(id),
+		Shards:       shards,
+		Failback:     types.BoolValue(true),
+		ForceDestroy: types.BoolValue(false),
+		Nodes:        types.MapNull(nodeObjectType),
+		State:        types.StringNull(),
+		Config:       types.MapNull(types.StringType),
+		Acknowledge:  types.SetNull(types.StringType),
+		Timeouts:     timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
+	}
+}
+
 // nodeModel is one member in the resource's nodes: what apply sets and
 // keeps (role, master, slots), without the gossip (flags, link state) that
 // changes with every round; the data source shows those.

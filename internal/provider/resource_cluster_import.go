@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tfredis/terraform-provider-redis/internal/cluster"
 )
@@ -42,16 +40,5 @@ func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 	list, diags := shardsToList(ctx, shards)
 	resp.Diagnostics.Append(diags...)
-	m := clusterModel{
-		ID:           types.StringValue(id),
-		Shards:       list,
-		Failback:     types.BoolValue(true),
-		ForceDestroy: types.BoolValue(false),
-		Nodes:        types.MapNull(nodeObjectType),
-		State:        types.StringNull(),
-		Config:       types.MapNull(types.StringType),
-		Acknowledge:  types.SetNull(types.StringType),
-		Timeouts:     timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, adoptedModel(id, list))...)
 }

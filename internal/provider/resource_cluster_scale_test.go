@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -132,17 +131,7 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	if diags.HasError() {
 		b.Fatal(diags)
 	}
-	m := clusterModel{
-		ID:           types.StringValue("x"),
-		Shards:       list,
-		Failback:     types.BoolValue(true),
-		ForceDestroy: types.BoolValue(false),
-		Nodes:        types.MapNull(nodeObjectType),
-		State:        types.StringNull(),
-		Config:       types.MapNull(types.StringType),
-		Acknowledge:  types.SetNull(types.StringType),
-		Timeouts:     timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)},
-	}
+	m := adoptedModel("x", list)
 	// One read fills nodes and state, as after the create's apply.
 	first, err := srv.ReadResource(ctx, &tfprotov6.ReadResourceRequest{TypeName: "redis_cluster", CurrentState: dyn(m)})
 	if err != nil {
