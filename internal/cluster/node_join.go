@@ -175,7 +175,7 @@ func (j *nodeJoin) plan(ctx context.Context, obs *Observed) (*Observed, *NodePla
 	e, spec := j.e, j.spec
 	obs, err := e.repairNode(ctx, spec, obs, j.create)
 	if err != nil {
-		if !onlyReplan(err) {
+		if !changedUnder(err) {
 			return obs, nil, err
 		}
 		e.info(ctx, "planning again: the cluster changed under the repair", map[string]any{"address": spec.Addr, "why": err.Error()})
@@ -214,15 +214,21 @@ func (j *nodeJoin) run(ctx context.Context, obs *Observed, steps []Step) error {
 		j.opt.Leaving[lv.addr] = true
 		e.info(ctx, "the acting master is leaving the cluster: no failover against it; waiting until it has handed its slots off", map[string]any{"address": spec.Addr, "acting_master": lv.addr})
 		return nil
-	case onlyReplan(err), isTargetNotMaster(err), isSetSlotNotMaster(err):
-		// The cluster changed under the steps: it has not heard yet that
-		// the node is a master, or an end of a move turned replica (another
-		// node took its last slot). Plan again from a fresh read (a plan
-		// that keeps coming back the same stops as stalled).
+	case changedUnder(err):
 		e.info(ctx, "planning again: the cluster changed under the plan", map[string]any{"address": spec.Addr, "why": err.Error()})
 		return nil
 	}
 	return err
+}
+
+// changedUnder tells whether err says that the cluster changed under a
+// node's steps or repairs, so that planning again from a fresh read is the
+// answer: a step asked for it, a source has not heard yet that the target
+// of a move is a master, or an end of a move turned replica (another node
+// took its last slot). A plan that keeps coming back the same stops as
+// stalled.
+func changedUnder(err error) bool {
+	return onlyReplan(err) || isTargetNotMaster(err) || isSetSlotNotMaster(err)
 }
 
 // unreadableRounds bounds the rounds a node plan reads again while a
