@@ -191,7 +191,8 @@ func NodeReady(spec NodeSpec, obs *Observed, masterID string) (bool, string) {
 		if !p.OK() {
 			continue
 		}
-		for _, l := range p.View {
+		for j := range p.View {
+			l := &p.View[j]
 			if l.Handshake() {
 				return false, fmt.Sprintf("%s still has a handshake entry for %s", a, l.Addr())
 			}

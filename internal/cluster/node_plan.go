@@ -447,7 +447,8 @@ func unreadableOwners(obs *Observed) error {
 // servedIn is every slot some line of the node's view serves.
 func servedIn(n *NodeState) SlotSet {
 	var out SlotSet
-	for _, l := range n.View {
+	for j := range n.View {
+		l := &n.View[j]
 		if l.IsMaster() {
 			out = out.Union(l.Slots)
 		}

@@ -54,7 +54,7 @@ func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 	mine := selfAddrs(spec, n)
 	live := liveElsewhere(obs, mine)
 	masterID := obs.ID(spec.Master)
-	ours := func(p *NodeState, l NodeLine) bool {
+	ours := func(p *NodeState, l *NodeLine) bool {
 		if mine[l.Addr()] {
 			return true
 		}
@@ -84,7 +84,8 @@ func staleIDs(spec NodeSpec, obs *Observed, anyone bool) map[string][]string {
 		if !p.OK() || p.ID == n.ID {
 			continue
 		}
-		for _, l := range p.View {
+		for j := range p.View {
+			l := &p.View[j]
 			if l.ID != n.ID && !l.Myself() && !l.Handshake() && !live[l.ID] && ours(p, l) {
 				out[l.ID] = append(out[l.ID], a)
 			}
@@ -107,7 +108,8 @@ func liveElsewhere(obs *Observed, mine map[string]bool) map[string]bool {
 		if p.ID != "" {
 			out[p.ID] = true
 		}
-		for _, l := range p.View {
+		for j := range p.View {
+			l := &p.View[j]
 			if !l.Handshake() && !l.HasFlag("noaddr") && l.Addr() != "" && !mine[l.Addr()] {
 				out[l.ID] = true
 			}

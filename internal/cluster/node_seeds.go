@@ -81,7 +81,8 @@ func peerGroups(addrs []string, obs *Observed) []peerGroup {
 		}
 		seen = append(seen, a)
 		find(n.ID)
-		for _, l := range n.View {
+		for j := range n.View {
+			l := &n.View[j]
 			if !l.Handshake() {
 				union(n.ID, l.ID)
 			}
@@ -97,7 +98,8 @@ func peerGroups(addrs []string, obs *Observed) []peerGroup {
 			byRoot[r] = g
 		}
 		g.addrs = append(g.addrs, a)
-		for _, l := range n.View {
+		for j := range n.View {
+			l := &n.View[j]
 			if l.IsMaster() && !l.Handshake() {
 				g.slots = g.slots.Union(l.Slots)
 			}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // NodeLine is one line of CLUSTER NODES: one node as seen by the node that
@@ -105,7 +106,8 @@ func ParseNodes(text string) ([]NodeLine, error) {
 //
 //	<id> <ip:port@cport[,hostname[,aux=val]*]> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...
 func ParseNodeLine(line string) (NodeLine, error) {
-	f := strings.Fields(line)
+	var buf [24]string
+	f := fields(line, buf[:0])
 	if len(f) < 8 {
 		return NodeLine{}, fmt.Errorf("CLUSTER NODES line has %d fields, want at least 8: %q", len(f), line)
 	}
@@ -155,6 +157,30 @@ func ParseNodeLine(line string) (NodeLine, error) {
 		n.Slots.AddRange(r)
 	}
 	return n, nil
+}
+
+// fields splits s as strings.Fields does, appending to out: with out on
+// the caller's stack, an ASCII line allocates nothing (a refresh of 200
+// nodes parses 40,000 lines).
+func fields(s string, out []string) []string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Fields(s) // Unicode spaces count too
+		}
+	}
+	start := -1
+	for i := 0; i < len(s); i++ {
+		if space := s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'); !space && start < 0 {
+			start = i
+		} else if space && start >= 0 {
+			out = append(out, s[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
 }
 
 func (n *NodeLine) parseAddr(s string) error {

@@ -534,3 +534,50 @@ func TestSlotSetAlgebra(t *testing.T) {
 		t.Error("(a-b) ∪ (a∩b) != a")
 	}
 }
+
+// viewOf renders the CLUSTER NODES a member of an n-node cluster (n/2
+// masters with a replica each, slots split evenly) would answer.
+func viewOf(n int) string {
+	var b strings.Builder
+	masters := n / 2
+	split := EvenSplit(masters)
+	id := func(i int) string { return fmt.Sprintf("%040x", i+1) }
+	for i := range n {
+		flags, master, slots := "master", "-", ""
+		if i == 0 {
+			flags = "myself,master"
+		}
+		if i < masters {
+			slots = " " + strings.Join(split[i].Strings(), " ")
+		} else {
+			flags, master = "slave", id(i-masters)
+		}
+		fmt.Fprintf(&b, "%s 127.0.%d.%d:6379@16379 %s %s 0 1795628157643 %d connected%s\n", id(i), i/250, i%250+1, flags, master, i%masters+1, slots)
+	}
+	return b.String()
+}
+
+// BenchmarkParseNodes parses one member's view of a 200-node cluster; a
+// refresh parses 200 of them.
+func BenchmarkParseNodes(b *testing.B) {
+	text := viewOf(200)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseNodes(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzFields: fields splits exactly as strings.Fields does.
+func FuzzFields(f *testing.F) {
+	f.Add(walkthroughNodes)
+	f.Add(" a\tb\v\fc\r\n d \u00a0e\u0085f ")
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf [4]string
+		if got, want := fields(s, buf[:0]), strings.Fields(s); !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+			t.Fatalf("fields(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -145,11 +145,12 @@ func (n *NodeState) Known() []NodeLine {
 		return nil
 	}
 	out := make([]NodeLine, 0, len(n.View)-1)
-	for _, l := range n.View {
+	for j := range n.View {
+		l := &n.View[j]
 		if l.Myself() || l.Handshake() || l.HasFlag("noaddr") {
 			continue
 		}
-		out = append(out, l)
+		out = append(out, *l)
 	}
 	return out
 }

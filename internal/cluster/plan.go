@@ -386,7 +386,8 @@ func nodeDisagrees(d Desired, obs *Observed, a string, want map[string]role) str
 	if st := n.State(); st != "ok" {
 		return fmt.Sprintf("%s reports cluster_state:%s", a, st)
 	}
-	for _, l := range n.View {
+	for j := range n.View {
+		l := &n.View[j]
 		if l.Handshake() {
 			return fmt.Sprintf("%s still has a handshake entry for %s", a, l.Addr())
 		}

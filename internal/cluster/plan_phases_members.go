@@ -36,7 +36,9 @@ func (p *planner) forgetSteps() []Step {
 	var steps []Step
 	for _, a := range p.addrs {
 		self := p.obs.Node(a).Self()
-		for _, l := range p.obs.Node(a).View {
+		view := p.obs.Node(a).View
+		for j := range view {
+			l := &view[j]
 			if why := p.stale[l.ID]; why != "" && !l.Myself() && self.MasterID != l.ID {
 				steps = append(steps, Step{Kind: StepForget, Addr: a, TargetID: l.ID, Why: why})
 			}
@@ -135,7 +137,9 @@ func staleEntries(d Desired, obs *Observed) map[string]string {
 	}
 	out := map[string]string{}
 	for _, a := range d.Addrs() {
-		for _, l := range obs.Node(a).View {
+		view := obs.Node(a).View
+		for j := range view {
+			l := &view[j]
 			if current[l.ID] || l.Myself() || l.Handshake() {
 				continue
 			}

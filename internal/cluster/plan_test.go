@@ -3,6 +3,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -20,7 +22,7 @@ func fid(n int) string { return fmt.Sprintf("%040x", n) }
 // fakeObserved builds an observation in which each node's view shows every
 // node it knows with its true role and slots, and cluster_state ok when all
 // slots are assigned.
-func fakeObserved(t *testing.T, nodes []fakeNode) *Observed {
+func fakeObserved(t testing.TB, nodes []fakeNode) *Observed {
 	t.Helper()
 	byID := map[string]fakeNode{}
 	var all SlotSet
@@ -450,4 +452,35 @@ func FuzzPlan(f *testing.F) {
 			t.Fatalf("converged cluster still planned %v", steps)
 		}
 	})
+}
+
+// BenchmarkPlanConverged plans a converged cluster of BENCH_NODES nodes
+// (default 200: 100 masters with a replica each), as a no-change refresh
+// and plan do; the observation is built once.
+func BenchmarkPlanConverged(b *testing.B) {
+	n := 200
+	if v, err := strconv.Atoi(os.Getenv("BENCH_NODES")); err == nil && v >= 2 {
+		n = v
+	}
+	masters := n / 2
+	split := EvenSplit(masters)
+	var nodes []fakeNode
+	d := Desired{Failback: true}
+	for i := range masters {
+		m := fakeNode{addr: fmt.Sprintf("127.0.%d.%d:6379", i/250, i%250+1), id: fid(i + 1), slots: split[i].String(), epoch: int64(i + 1)}
+		r := fakeNode{addr: fmt.Sprintf("127.1.%d.%d:6379", i/250, i%250+1), id: fid(masters + i + 1), master: m.id, epoch: int64(i + 1)}
+		nodes = append(nodes, m, r)
+		d.Shards = append(d.Shards, Shard{Master: m.addr, Replicas: []string{r.addr}, Slots: split[i]})
+	}
+	obs := fakeObserved(b, nodes)
+	for _, ns := range obs.Nodes {
+		ns.setView(ns.View)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		steps, err := Plan(d, obs)
+		if err != nil || len(steps) > 0 {
+			b.Fatalf("a converged cluster planned %d steps: %v", len(steps), err)
+		}
+	}
 }

@@ -47,8 +47,17 @@ func ParseSlotRange(s string) (SlotRange, error) {
 	return SlotRange{start, end}, nil
 }
 
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func parseSlot(s string) (int, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+	if s == "" || !allDigits(s) {
 		return 0, fmt.Errorf("not a slot number (want \"n\" or \"a-b\" with 0 <= n <= %d)", SlotCount-1)
 	}
 	n, err := strconv.Atoi(s)
@@ -102,8 +111,16 @@ func (s *SlotSet) Remove(slot int) { s.bits[slot>>6] &^= 1 << (uint(slot) & 63) 
 
 // AddRange puts every slot of r in the set.
 func (s *SlotSet) AddRange(r SlotRange) {
-	for i := r.Start; i <= r.End; i++ {
-		s.Add(i)
+	// A word at a time: a parsed view adds one range per master.
+	for i := r.Start; i <= r.End; {
+		b := uint(i) & 63
+		n := min(64-int(b), r.End-i+1)
+		m := ^uint64(0)
+		if n < 64 {
+			m = (1<<uint(n) - 1) << b
+		}
+		s.bits[i>>6] |= m
+		i += n
 	}
 }
 

@@ -63,14 +63,20 @@ func FuzzSlotSetRanges(f *testing.F) {
 	f.Add([]byte{0, 63, 0, 2, 63, 255, 0, 1})
 	f.Add([]byte{0, 0, 255, 255})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var s SlotSet
+		var s, byRange SlotSet
 		for len(data) >= 4 {
 			start := int(binary.BigEndian.Uint16(data)) % SlotCount
 			n := int(binary.BigEndian.Uint16(data[2:])) % 300
 			for i := start; i < start+n && i < SlotCount; i++ {
 				s.Add(i)
 			}
+			if end := min(start+n, SlotCount) - 1; end >= start {
+				byRange.AddRange(SlotRange{start, end})
+			}
 			data = data[4:]
+		}
+		if byRange != s {
+			t.Fatalf("AddRange gave %v, Add slot by slot %v", byRange, s)
 		}
 		if got, want := s.Ranges(), naiveRanges(s); !slices.Equal(got, want) {
 			t.Fatalf("Ranges() = %v, want %v", got, want)

@@ -219,7 +219,8 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 // checks that need its facts.
 func (d *clusterDataSource) safety(ctx context.Context, first *cluster.NodeState, seeds *cluster.Observed, acks types.Set, diags *diag.Diagnostics) {
 	var others []string
-	for _, l := range first.View {
+	for j := range first.View {
+		l := &first.View[j]
 		if l.Handshake() || l.HasFlag("noaddr") || l.Failing() || l.Addr() == "" || seeds.AddrOf(l.ID) != "" {
 			continue
 		}

@@ -140,10 +140,7 @@ func warnMixedVersions(ctx context.Context, nodes types.Map, diags *diag.Diagnos
 	if nodes.IsNull() || nodes.IsUnknown() {
 		return
 	}
-	var ms map[string]nodeModel
-	if d := nodes.ElementsAs(ctx, &ms, false); d.HasError() {
-		return
-	}
+	ms, _ := nodeModelsOf(nodes)
 	versions := map[string]string{}
 	for addr, m := range ms {
 		if e, v := m.Engine.ValueString(), m.Version.ValueString(); e != "" && v != "" {
@@ -276,10 +273,7 @@ func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotS
 	if nodes.IsNull() || nodes.IsUnknown() {
 		return out
 	}
-	var ms map[string]nodeModel
-	if diags := nodes.ElementsAs(ctx, &ms, false); diags.HasError() {
-		return out
-	}
+	ms, _ := nodeModelsOf(nodes)
 	for addr, m := range ms {
 		if ss, err := parseSlotString(m.Slots.ValueString()); err == nil && m.Role.ValueString() == cluster.RoleMaster {
 			out[addr] = ss
