@@ -247,5 +247,5 @@ func showsAsIs(obs *Observed, at, who string) bool {
 	}
 	// A replica's config epoch is its master's to its peers (the bus
 	// header carries the master's): compare a master's only.
-	return !self.IsMaster() || (l.ConfigEpoch == self.ConfigEpoch && l.Slots == self.Slots)
+	return !self.IsMaster() || (l.ConfigEpoch == self.ConfigEpoch && l.Slots.Equal(self.Slots))
 }

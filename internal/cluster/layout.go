@@ -139,19 +139,41 @@ func Rebalance(current []SlotSet, orphans SlotSet) []SlotSet {
 	for i := range out {
 		pool = pool.Minus(out[i])
 	}
+	// Shards over their share give their highest slots to the pool; then
+	// shards under it take the pool's lowest, in shard order.
+	var free SlotBuilder
+	free.AddSet(pool)
 	for i := range out {
-		for over := out[i].Len() - target[i]; over > 0; over-- {
-			last := lastSlot(out[i])
-			out[i].Remove(last)
-			pool.Add(last)
+		over := out[i].Len() - target[i]
+		if over <= 0 {
+			continue
 		}
+		var b SlotBuilder
+		b.AddSet(out[i])
+		for slot := SlotCount - 1; over > 0; slot-- {
+			if b.Has(slot) {
+				b.Remove(slot)
+				free.Add(slot)
+				over--
+			}
+		}
+		out[i] = b.Set()
 	}
 	for i := range out {
-		for need := target[i] - out[i].Len(); need > 0; need-- {
-			first := pool.First()
-			pool.Remove(first)
-			out[i].Add(first)
+		need := target[i] - out[i].Len()
+		if need <= 0 {
+			continue
 		}
+		var b SlotBuilder
+		b.AddSet(out[i])
+		for slot := 0; need > 0 && slot < SlotCount; slot++ {
+			if free.Has(slot) {
+				free.Remove(slot)
+				b.Add(slot)
+				need--
+			}
+		}
+		out[i] = b.Set()
 	}
 	return out
 }

@@ -68,7 +68,7 @@ func SlotMoves(served map[string]SlotSet, planned []Shard) []Move {
 			owner[slot] = a
 		}
 	}
-	byPair := map[[2]string]SlotSet{}
+	byPair := map[[2]string]*SlotBuilder{}
 	for _, s := range planned {
 		members := map[string]bool{}
 		for _, m := range s.Members() {
@@ -80,14 +80,15 @@ func SlotMoves(served map[string]SlotSet, planned []Shard) []Move {
 				continue
 			}
 			k := [2]string{o, s.Master}
-			set := byPair[k]
-			set.Add(slot)
-			byPair[k] = set
+			if byPair[k] == nil {
+				byPair[k] = &SlotBuilder{}
+			}
+			byPair[k].Add(slot)
 		}
 	}
 	out := make([]Move, 0, len(byPair))
 	for k, set := range byPair {
-		out = append(out, Move{From: k[0], To: k[1], Slots: set, Keys: -1})
+		out = append(out, Move{From: k[0], To: k[1], Slots: set.Set(), Keys: -1})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].From != out[j].From {

@@ -355,7 +355,7 @@ func takingOverFrom(spec NodeSpec, obs *Observed) bool {
 		return false
 	}
 	m := obs.Node(obs.AddrOf(self.MasterID)).Self()
-	return m != nil && m.IsMaster() && m.Slots == spec.Slots
+	return m != nil && m.IsMaster() && m.Slots.Equal(spec.Slots)
 }
 
 // runNodeSteps runs a node plan's steps. MEETs (with the slot assignments

@@ -220,11 +220,11 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 			}
 		}
 		if len(withKeys) > 0 {
-			var set SlotSet
+			var set SlotBuilder
 			for _, s := range withKeys {
 				set.Add(s)
 			}
-			if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: tid, Slots: set, EndsOnly: true}); err != nil {
+			if err := e.moveSlots(ctx, obs, Step{Kind: StepMoveSlots, Addr: addr, Target: t, TargetID: tid, Slots: set.Set(), EndsOnly: true}); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -403,7 +403,7 @@ func takeoverOf(spec NodeSpec, obs *Observed, shards []Shard, opt NodePlanOption
 		return ""
 	}
 	for _, s := range shards {
-		if s.Master == "" || s.Slots != spec.Slots {
+		if s.Master == "" || !s.Slots.Equal(spec.Slots) {
 			continue
 		}
 		// Not one the node sees failing: it could not sync from it.
@@ -446,14 +446,14 @@ func unreadableOwners(obs *Observed) error {
 
 // servedIn is every slot some line of the node's view serves.
 func servedIn(n *NodeState) SlotSet {
-	var out SlotSet
+	var out SlotBuilder
 	for j := range n.View {
 		l := &n.View[j]
 		if l.IsMaster() {
-			out = out.Union(l.Slots)
+			out.AddSet(l.Slots)
 		}
 	}
-	return out
+	return out.Set()
 }
 
 // ownerUnreadableError: a master serving slots did not answer the read a

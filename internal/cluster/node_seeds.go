@@ -98,12 +98,15 @@ func peerGroups(addrs []string, obs *Observed) []peerGroup {
 			byRoot[r] = g
 		}
 		g.addrs = append(g.addrs, a)
+		var served SlotBuilder
+		served.AddSet(g.slots)
 		for j := range n.View {
 			l := &n.View[j]
 			if l.IsMaster() && !l.Handshake() {
-				g.slots = g.slots.Union(l.Slots)
+				served.AddSet(l.Slots)
 			}
 		}
+		g.slots = served.Set()
 	}
 	out := make([]peerGroup, 0, len(byRoot))
 	for _, g := range byRoot {

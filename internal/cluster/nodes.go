@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -81,16 +82,17 @@ const (
 
 // ParseNodes parses the whole reply of CLUSTER NODES. Blank lines are skipped;
 // a malformed line is an error that quotes it.
-func ParseNodes(text string) ([]NodeLine, error) {
-	lines := strings.Split(text, "\n")
-	// NodeLine carries a 2 kB slot bitmap: grow the slice once.
-	out := make([]NodeLine, 0, len(lines))
-	for _, line := range lines {
+func ParseNodes(text string) ([]NodeLine, error) { return parseNodes(text, nil) }
+
+// parseNodes is ParseNodes sharing slot sets through cache (nil: none).
+func parseNodes(text string, cache *slotCache) ([]NodeLine, error) {
+	out := make([]NodeLine, 0, strings.Count(text, "\n")+1)
+	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
-		n, err := ParseNodeLine(line)
+		n, err := parseNodeLine(line, cache)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +107,66 @@ func ParseNodes(text string) ([]NodeLine, error) {
 // ParseNodeLine parses one CLUSTER NODES line:
 //
 //	<id> <ip:port@cport[,hostname[,aux=val]*]> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...
-func ParseNodeLine(line string) (NodeLine, error) {
+func ParseNodeLine(line string) (NodeLine, error) { return parseNodeLine(line, nil) }
+
+// slotCache shares the slot set of lines that list the same slots: every
+// member of a 200-node cluster lists each master's slots, and a refresh
+// parses 200 views, so that 20,000 lines hold 100 sets. Sets never change
+// once made (see SlotSet), so sharing them is safe. Safe for concurrent use.
+type slotCache struct {
+	mu   sync.Mutex
+	sets map[string]SlotSet // the slot fields of a line, as sent -> their set
+}
+
+func newSlotCache() *slotCache { return &slotCache{sets: map[string]SlotSet{}} }
+
+func (c *slotCache) get(key string) (SlotSet, bool) {
+	if c == nil {
+		return SlotSet{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sets[key]
+	return s, ok
+}
+
+func (c *slotCache) put(key string, s SlotSet) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sets[key] = s
+}
+
+// plainLine tells whether line is printable ASCII split by single or
+// repeated spaces, with no open slot ("[..]"): then slotFields finds the
+// fields fields does.
+func plainLine(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < ' ' || c > '~' || c == '[' {
+			return false
+		}
+	}
+	return true
+}
+
+// slotFields returns what follows the first 8 fields of a plain line (see
+// plainLine): its slot fields, as sent.
+func slotFields(line string) string {
+	rest := line
+	for range 8 {
+		rest = strings.TrimLeft(rest, " ")
+		i := strings.IndexByte(rest, ' ')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i:]
+	}
+	return strings.TrimSpace(rest)
+}
+
+func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
 	var buf [24]string
 	f := fields(line, buf[:0])
 	if len(f) < 8 {
@@ -134,6 +195,8 @@ func ParseNodeLine(line string) (NodeLine, error) {
 		n.MasterID = f[3]
 	}
 	var err error
+	var slots SlotBuilder // on the stack: Set copies it once
+	hasSlots := false
 	if n.PingSent, err = strconv.ParseInt(f[4], 10, 64); err != nil {
 		return bad("ping-sent", err)
 	}
@@ -142,6 +205,16 @@ func ParseNodeLine(line string) (NodeLine, error) {
 	}
 	if n.ConfigEpoch, err = strconv.ParseInt(f[6], 10, 64); err != nil {
 		return bad("config-epoch", err)
+	}
+	// The slot fields as sent, to share their set with lines that list the
+	// same (open slots aside: they are parsed into the line itself).
+	key := ""
+	if cache != nil && len(f) > 8 && plainLine(line) {
+		key = slotFields(line)
+		if set, ok := cache.get(key); ok {
+			n.Slots = set
+			return n, nil
+		}
 	}
 	for _, s := range f[8:] {
 		if strings.HasPrefix(s, "[") {
@@ -154,7 +227,14 @@ func ParseNodeLine(line string) (NodeLine, error) {
 		if err != nil {
 			return bad("slot range", err)
 		}
-		n.Slots.AddRange(r)
+		slots.AddRange(r)
+		hasSlots = true
+	}
+	if hasSlots {
+		n.Slots = slots.Set()
+	}
+	if key != "" {
+		cache.put(key, n.Slots)
 	}
 	return n, nil
 }
@@ -163,18 +243,18 @@ func ParseNodeLine(line string) (NodeLine, error) {
 // the caller's stack, an ASCII line allocates nothing (a refresh of 200
 // nodes parses 40,000 lines).
 func fields(s string, out []string) []string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return strings.Fields(s) // Unicode spaces count too
-		}
-	}
 	start := -1
 	for i := 0; i < len(s); i++ {
-		if space := s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'); !space && start < 0 {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			return strings.Fields(s) // Unicode spaces count too
+		case c == ' ' || (c >= '\t' && c <= '\r'):
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+		case start < 0:
 			start = i
-		} else if space && start >= 0 {
-			out = append(out, s[start:i])
-			start = -1
 		}
 	}
 	if start >= 0 {

@@ -392,7 +392,7 @@ func FuzzParseNodeLine(f *testing.F) {
 		}
 		// The slot ranges re-render and parse back to the same sets.
 		back, err := ParseSlotSet(n.Slots.Strings())
-		if err != nil || back != n.Slots {
+		if err != nil || !back.Equal(n.Slots) {
 			t.Fatalf("slots %s re-parse as %s, %v", n.Slots, back, err)
 		}
 		fields := strings.Fields(line)
@@ -401,7 +401,7 @@ func FuzzParseNodeLine(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-rendered %q: %v", again, err)
 		}
-		if m.Slots != n.Slots || !reflect.DeepEqual(m.Migrating, n.Migrating) || !reflect.DeepEqual(m.Importing, n.Importing) {
+		if !m.Slots.Equal(n.Slots) || !reflect.DeepEqual(m.Migrating, n.Migrating) || !reflect.DeepEqual(m.Importing, n.Importing) {
 			t.Fatalf("re-rendered %q parses differently", again)
 		}
 		if !reflect.DeepEqual(m, n) {
@@ -469,10 +469,10 @@ func TestSlotSetRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		back, err := ParseSlotSet(s.Strings())
-		if err != nil || back != s {
+		if err != nil || !back.Equal(s) {
 			t.Errorf("%q: Strings %q parse back as %s, %v", items, s.Strings(), back, err)
 		}
-		if r := NewSlotSet(s.Ranges()...); r != s {
+		if r := NewSlotSet(s.Ranges()...); !r.Equal(s) {
 			t.Errorf("%q: Ranges %v rebuild %s", items, s.Ranges(), r)
 		}
 		n := 0
@@ -502,7 +502,7 @@ func TestSlotSetAlgebra(t *testing.T) {
 	if got := (SlotSet{}).Complement(); !got.Full() {
 		t.Errorf("Complement of empty = %s", got)
 	}
-	if got := a.Complement().Complement(); got != a {
+	if got := a.Complement().Complement(); !got.Equal(a) {
 		t.Errorf("double Complement = %s", got)
 	}
 	if got := a.Minus(b).String(); got != "0-49,251-300" {
@@ -530,7 +530,7 @@ func TestSlotSetAlgebra(t *testing.T) {
 	if a.Has(16383) || !a.Has(0) || c.Has(0) || !c.Has(16383) {
 		t.Error("copies share storage")
 	}
-	if a.Minus(b).Union(a.Intersect(b)) != a {
+	if !a.Minus(b).Union(a.Intersect(b)).Equal(a) {
 		t.Error("(a-b) ∪ (a∩b) != a")
 	}
 }
@@ -580,4 +580,58 @@ func FuzzFields(f *testing.F) {
 			t.Fatalf("fields(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestParseNodesSharesSlots: views parsed through one cache equal views
+// parsed alone, and lines listing the same slots share one set.
+func TestParseNodesSharesSlots(t *testing.T) {
+	text := viewOf(20) + "0000000000000000000000000000000000000063 127.0.9.9:6379@16379 master - 0 0 9 connected 5-6 [7->-0000000000000000000000000000000000000001]\n"
+	cache := newSlotCache()
+	first, err := parseNodes(text, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := parseNodes(strings.ReplaceAll(text, "connected", "disconnected"), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := ParseNodes(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, alone) {
+		t.Fatalf("cached parse differs:\n%+v\n%+v", first, alone)
+	}
+	shared := 0
+	for i := range first {
+		if !first[i].Slots.Equal(second[i].Slots) {
+			t.Fatalf("line %d: slots %s, then %s", i, first[i].Slots, second[i].Slots)
+		}
+		if first[i].Slots.w != nil && first[i].Slots.w == second[i].Slots.w {
+			shared++
+		}
+	}
+	// 10 masters with slots share; the line with an open slot is parsed
+	// on its own.
+	if shared != 10 {
+		t.Fatalf("%d lines share their set, want 10", shared)
+	}
+	if got := second[len(second)-1]; got.Slots.String() != "5-6" || got.Migrating[7] == "" {
+		t.Fatalf("open-slot line parsed as %+v", got)
+	}
+}
+
+// BenchmarkParseRefresh parses what a refresh of a 200-node cluster reads:
+// 200 views, through one slot cache as ObserveWith does.
+func BenchmarkParseRefresh(b *testing.B) {
+	text := viewOf(200)
+	b.ReportAllocs()
+	for b.Loop() {
+		cache := newSlotCache()
+		for range 200 {
+			if _, err := parseNodes(text, cache); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -295,6 +295,8 @@ type ObserveOptions struct {
 	// Safety: the facts the safety checks need (the settings that should
 	// match, persistence settings, INFO replication).
 	Safety bool
+
+	slots *slotCache // shared by the views of one observation
 }
 
 // keys lists the settings to read, without duplicates.
@@ -322,6 +324,9 @@ func (o ObserveOptions) keys() []string {
 // replication leaves the node observed, with ConfigErr set.
 func ObserveWith(ctx context.Context, pool *Pool, addrs []string, opts ObserveOptions) *Observed {
 	obs := &Observed{Nodes: make(map[string]*NodeState, len(addrs))}
+	if opts.Views && len(addrs) > 1 {
+		opts.slots = newSlotCache()
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, a := range addrs {
@@ -432,7 +437,7 @@ func observeNodeWith(ctx context.Context, pool *Pool, addr string, opts ObserveO
 		}
 	}
 	if views {
-		v, err := ParseNodes(nodes.Val())
+		v, err := parseNodes(nodes.Val(), opts.slots)
 		if err != nil {
 			n.Err = &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
 			return n

@@ -305,7 +305,7 @@ func slotMasters(read []*NodeState) map[string]masterClaim {
 			k := key{l.ID, l.ConfigEpoch}
 			dup := false
 			for _, j := range seen[k] {
-				if claims[j].slots == l.Slots {
+				if claims[j].slots.Equal(l.Slots) {
 					dup = true
 					break
 				}

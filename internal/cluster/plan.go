@@ -253,19 +253,19 @@ type planner struct {
 func newPlanner(d Desired, obs *Observed) *planner {
 	p := &planner{d: d, obs: obs, addrs: d.Addrs(), stale: staleEntries(d, obs)}
 	p.claims, p.open = slotClaims(d, obs)
-	sets := map[string]*SlotSet{}
+	sets := map[string]*SlotBuilder{}
 	for slot, a := range p.claims {
 		if a == "" {
 			continue
 		}
 		if sets[a] == nil {
-			sets[a] = &SlotSet{}
+			sets[a] = &SlotBuilder{}
 		}
 		sets[a].Add(slot)
 	}
 	p.claimed = map[string]SlotSet{}
 	for a, s := range sets {
-		p.claimed[a] = *s
+		p.claimed[a] = s.Set()
 	}
 	p.outgoing = map[string]SlotSet{}
 	return p
@@ -414,7 +414,7 @@ func nodeDisagrees(d Desired, obs *Observed, a string, want map[string]role) str
 				if !l.IsMaster() {
 					return fmt.Sprintf("%s sees %s as %s, want master", a, describe(b, id), l.Role())
 				}
-				if l.Slots != s.Slots {
+				if !l.Slots.Equal(s.Slots) {
 					return fmt.Sprintf("%s sees %s serving slots %q, want %q", a, describe(b, id), l.Slots, s.Slots)
 				}
 			case RoleReplica:

@@ -16,7 +16,7 @@ import (
 // wins (on a tie, the later address in d.Observed()).
 func slotClaims(d Desired, obs *Observed) (*[SlotCount]string, SlotSet) {
 	claims := new([SlotCount]string)
-	var open SlotSet
+	var open SlotBuilder
 	for _, a := range d.Observed() {
 		self := obs.Node(a).Self()
 		for slot := range self.Migrating {
@@ -35,7 +35,7 @@ func slotClaims(d Desired, obs *Observed) (*[SlotCount]string, SlotSet) {
 			claims[slot] = a
 		}
 	}
-	return claims, open
+	return claims, open.Set()
 }
 
 // foreignOwners refuses the plan when some member believes a node that is
@@ -95,8 +95,8 @@ func (p *planner) slotSteps() (adds, moves []Step) {
 		if p.handover[cur] {
 			continue
 		}
-		var unowned SlotSet
-		from := map[string]*SlotSet{}
+		var unowned SlotBuilder
+		from := map[string]*SlotBuilder{}
 		for _, slot := range s.Slots.Slots() {
 			owner := p.claims[slot]
 			switch {
@@ -107,20 +107,20 @@ func (p *planner) slotSteps() (adds, moves []Step) {
 				unowned.Add(slot)
 			case owner != cur:
 				if from[owner] == nil {
-					from[owner] = &SlotSet{}
+					from[owner] = &SlotBuilder{}
 				}
 				from[owner].Add(slot)
 			}
 		}
-		if !unowned.Empty() {
-			adds = append(adds, Step{Kind: StepAddSlots, Addr: cur, Slots: unowned,
-				Why: fmt.Sprintf("slots %s are served by no node; apply assigns them to %s", unowned, cur)})
+		if u := unowned.Set(); !u.Empty() {
+			adds = append(adds, Step{Kind: StepAddSlots, Addr: cur, Slots: u,
+				Why: fmt.Sprintf("slots %s are served by no node; apply assigns them to %s", u, cur)})
 		}
 		for _, src := range sortedKeys(from) {
 			if p.handover[src] {
 				continue // it moves from the new master next round
 			}
-			m := *from[src]
+			m := from[src].Set()
 			moves = append(moves, Step{Kind: StepMoveSlots, Addr: src, Target: cur, TargetID: p.obs.ID(cur), Slots: m,
 				Why: fmt.Sprintf("slots %s are served by %s but declared on %s; apply moves them back with their keys", m, src, cur)})
 		}
@@ -249,9 +249,9 @@ func takeoverSource(d Desired, obs *Observed, i int) (src string, exact bool) {
 		// (slots that change move afterwards); an empty master only a
 		// shard with the same slots.
 		if mSelf.IsReplica() && mSelf.MasterID == x.ID {
-			return r, x.Slots == s.Slots
+			return r, x.Slots.Equal(s.Slots)
 		}
-		if x.Slots == s.Slots && mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
+		if x.Slots.Equal(s.Slots) && mSelf.IsMaster() && mSelf.Slots.Empty() && m.Keys == 0 {
 			return r, true
 		}
 	}

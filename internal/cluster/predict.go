@@ -146,7 +146,7 @@ func Changes(current, predicted map[string]Member) []string {
 	for _, a := range addrs {
 		c, inC := current[a]
 		p, inP := predicted[a]
-		if inC && inP && c.Role == p.Role && c.MasterID == p.MasterID && c.Slots == p.Slots {
+		if inC && inP && c.Role == p.Role && c.MasterID == p.MasterID && c.Slots.Equal(p.Slots) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %s -> %s", a, describe(c, inC), describe(p, inP)))

@@ -205,7 +205,7 @@ func TestPredict(t *testing.T) {
 			}
 			for _, addr := range c.noChange {
 				g, w := got[addr], cur[addr]
-				if g.ID != w.ID || g.Role != w.Role || g.MasterID != w.MasterID || g.Slots != w.Slots {
+				if g.ID != w.ID || g.Role != w.Role || g.MasterID != w.MasterID || !g.Slots.Equal(w.Slots) {
 					t.Errorf("%s changes: %s -> %s", addr, memberString(w), memberString(g))
 				}
 				if ch := Changes(cur, got); containsPrefix(ch, addr) {

@@ -75,7 +75,7 @@ func FuzzSlotSetRanges(f *testing.F) {
 			}
 			data = data[4:]
 		}
-		if byRange != s {
+		if !byRange.Equal(s) {
 			t.Fatalf("AddRange gave %v, Add slot by slot %v", byRange, s)
 		}
 		if got, want := s.Ranges(), naiveRanges(s); !slices.Equal(got, want) {

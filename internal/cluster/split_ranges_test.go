@@ -14,7 +14,7 @@ func TestEvenSplitRangesIsEvenSplit(t *testing.T) {
 			t.Fatalf("n=%d: %d ranges, %d sets", n, len(rs), len(sets))
 		}
 		for i := range rs {
-			if sets[i] != NewSlotSet(rs[i]) {
+			if !sets[i].Equal(NewSlotSet(rs[i])) {
 				t.Fatalf("n=%d master %d: range %s, set %s", n, i, rs[i], sets[i])
 			}
 		}

@@ -101,7 +101,7 @@ func applyNodeStatus(ctx context.Context, m *clusterNodeModel, st cluster.NodeSt
 	switch {
 	case st.Slots.Empty() && (m.Slots.IsNull() || prior.Slots.Empty()):
 		// keep null or an empty list as it was
-	case !m.Slots.IsNull() && prior.Slots == st.Slots:
+	case !m.Slots.IsNull() && prior.Slots.Equal(st.Slots):
 		// same slots, as declared
 	default:
 		l, d := types.ListValueFrom(ctx, types.StringType, nonNil(st.Slots.Strings()))

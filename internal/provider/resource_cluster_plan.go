@@ -234,7 +234,7 @@ func topologyDiffers(a, b map[string]cluster.Member) bool {
 	}
 	for addr, x := range a {
 		y, ok := b[addr]
-		if !ok || x.ID != y.ID || x.Role != y.Role || x.MasterID != y.MasterID || x.Slots != y.Slots {
+		if !ok || x.ID != y.ID || x.Role != y.Role || x.MasterID != y.MasterID || !x.Slots.Equal(y.Slots) {
 			return true
 		}
 	}
