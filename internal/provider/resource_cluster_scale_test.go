@@ -48,11 +48,15 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	b.Cleanup(func() { _ = data.pool.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	checked := time.Now()
 	obs, err := cluster.Precheck(ctx, data.pool, d)
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		fmt.Fprintf(os.Stderr, "precheck of %d nodes took %.3fs\n", len(d.Addrs()), start.Sub(checked).Seconds())
+	}
 	ex := data.executor()
 	if os.Getenv("BENCH_VERBOSE") != "" {
 		// The apply's progress, as the timeline of a terraform apply shows it.
