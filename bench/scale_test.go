@@ -3,9 +3,11 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +51,7 @@ func BenchmarkScale(b *testing.B) {
 	cli := os.Getenv("BENCH_CLI") != "0"
 	requireProvider(b)
 
-	var floor, create, plans, cliReturned, cliReady, cliCheck samples
+	var floor, create, plans, settled, cliReturned, cliReady, cliCheck samples
 	var rssApply, rssPlan []float64
 	for b.Loop() {
 		b.StopTimer()
@@ -57,6 +59,7 @@ func BenchmarkScale(b *testing.B) {
 		floor = append(floor, r.floor)
 		create = append(create, r.create)
 		plans = append(plans, r.plans...)
+		settled = append(settled, r.settled...)
 		rssApply = append(rssApply, r.rssApply)
 		rssPlan = append(rssPlan, r.rssPlan)
 		if cli {
@@ -69,6 +72,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(create.mean(), "create-s")
 	b.ReportMetric(create.mean()-floor.mean(), "create-over-floor-s")
 	b.ReportMetric(plans.mean(), "plan-s")
+	b.ReportMetric(settled.mean(), "plan-synced-s")
 	b.ReportMetric(maxF(rssApply)/1024, "rss-apply-MB")
 	b.ReportMetric(maxF(rssPlan)/1024, "rss-plan-MB")
 	cliNote := "redis-cli skipped (BENCH_CLI=0)"
@@ -77,13 +81,13 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(cliCheck.mean(), "cli-check-s")
 		cliNote = fmt.Sprintf("redis-cli create returned %s, ready %s, check %s", cliReturned, cliReady, cliCheck)
 	}
-	b.Logf("SUMMARY %d nodes (%dx(1+%d)), node-timeout %s: floor %s; terraform create %s (%.3fs over floor); no-change plan %s; provider peak RSS %.0f MB (apply), %.0f MB (plan); %s; load average %s",
-		n, masters, replicas, timeout, floor, create, create.mean()-floor.mean(), plans, maxF(rssApply)/1024, maxF(rssPlan)/1024, cliNote, loadavg())
+	b.Logf("SUMMARY %d nodes (%dx(1+%d)), node-timeout %s: floor %s; terraform create %s (%.3fs over floor); no-change plan %s, once replicas are in sync %s; provider peak RSS %.0f MB (apply), %.0f MB (plan); %s; load average %s",
+		n, masters, replicas, timeout, floor, create, create.mean()-floor.mean(), plans, settled, maxF(rssApply)/1024, maxF(rssPlan)/1024, cliNote, loadavg())
 }
 
 type scaleResult struct {
 	floor, create                   time.Duration
-	plans                           []time.Duration
+	plans, settled                  []time.Duration
 	rssApply, rssPlan               float64 // kB
 	cliReturned, cliReady, cliCheck time.Duration
 }
@@ -138,6 +142,20 @@ func scaleIteration(b *testing.B, n, masters, replicas int, timeout time.Duratio
 				rotateLog(w.log, fmt.Sprintf("plan-%d", i+1))
 			}
 		}
+		// The plans above run while the replicas' first full syncs do (a
+		// master forks for them repl-diskless-sync-delay, 5 s, after
+		// REPLICATE): measure again once every replica is in sync.
+		synced := waitSynced(s, nodes)
+		progress(b, "every replica in sync %.3fs after the plans (load %s)", synced.Seconds(), loadavg())
+		for i := range 3 {
+			out, code, took, use, err := runWatched(w, "plan", "-detailed-exitcode", "-input=false")
+			if err != nil || code != 0 {
+				s.Fatalf("terraform plan: exit %d (want 0: no change), %v\n%s", code, err, tail(out, 40))
+			}
+			r.settled = append(r.settled, took)
+			r.rssPlan = max(r.rssPlan, float64(use.peakKB))
+			progress(b, "no-change plan %d of %d nodes, replicas in sync, %.3fs (load %s)", i+1, n, took.Seconds(), loadavg())
+		}
 		progress(b, "provider peak RSS over the plans %.0f MB", r.rssPlan/1024)
 	}()
 	if !cli {
@@ -181,4 +199,28 @@ func maxF(fs []float64) float64 {
 		m = max(m, f)
 	}
 	return m
+}
+
+// waitSynced waits until every replica among nodes reports
+// master_link_status:up and returns how long that took.
+func waitSynced(tb testing.TB, nodes []*redistest.Node) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		behind := 0
+		for _, n := range nodes {
+			info, err := n.Client().Info(ctx, "replication").Result()
+			if err != nil || (strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up")) {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return time.Since(start)
+		}
+		time.Sleep(pollInterval)
+	}
+	tb.Fatalf("replicas not in sync %s after the plans", waitTimeout)
+	return 0
 }

@@ -252,6 +252,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 	out := &Observed{Nodes: make(map[string]*NodeState, len(prev.Nodes))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	slots := newSlotCache()
 	for _, a := range d.Observed() {
 		p := prev.Node(a)
 		if p == nil || !p.OK() {
@@ -285,7 +286,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 			if err == nil {
 				n.Info = ParseInfo(info.Val())
 				var v []NodeLine
-				if v, err = ParseNodes(nodes.Val()); err == nil {
+				if v, err = parseNodes(nodes.Val(), slots); err == nil {
 					n.setView(v)
 				}
 			}

@@ -210,7 +210,11 @@ func (s *SlotSet) Remove(slot int) {
 }
 
 // AddRange puts every slot of r in the set.
-func (s *SlotSet) AddRange(r SlotRange) { addRange(s.edit(), r) }
+func (s *SlotSet) AddRange(r SlotRange) {
+	if r.End >= r.Start { // an empty set holds no bitmap
+		addRange(s.edit(), r)
+	}
+}
 
 // Has tells whether slot is in the set.
 func (s SlotSet) Has(slot int) bool {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -85,4 +86,31 @@ func FuzzSlotSetRanges(f *testing.F) {
 			t.Fatalf("Slots() = %v, want %v", got, want)
 		}
 	})
+}
+
+// TestSlotSetCopiesAreIndependent: copies share a bitmap until one
+// changes, and an empty set is always the zero value.
+func TestSlotSetCopiesAreIndependent(t *testing.T) {
+	a := NewSlotSet(SlotRange{0, 10})
+	b := a
+	b.Add(100)
+	b.Remove(0)
+	c := a
+	c.AddRange(SlotRange{20, 30})
+	if a.String() != "0-10" || b.String() != "1-10,100" || c.String() != "0-10,20-30" {
+		t.Fatalf("a %s, b %s, c %s: want 0-10, 1-10,100, 0-10,20-30", a, b, c)
+	}
+	var e SlotSet
+	e.AddRange(SlotRange{5, 3})
+	e.Add(1)
+	e.Remove(1)
+	for name, s := range map[string]SlotSet{"emptied": e, "a minus a": a.Minus(a), "a∩{}": a.Intersect(SlotSet{}),
+		"built empty": (&SlotBuilder{}).Set(), "full complement": a.Union(a.Complement()).Complement()} {
+		if !s.Empty() || !reflect.DeepEqual(s, SlotSet{}) || s.Len() != 0 || s.First() != -1 {
+			t.Errorf("%s: %v is not the zero set", name, s)
+		}
+	}
+	if !a.Equal(NewSlotSet(SlotRange{0, 10})) || a.Equal(b) {
+		t.Fatal("Equal compares contents")
+	}
 }
