@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// CLUSTER NODES from the walkthrough (/work/shared/walkthrough, Redis 4/5:
+// CLUSTER NODES from the tutorial this provider replaces (Redis 4/5:
 // ip:port@cport, no hostname), asked on slave1 (192.168.27.14).
 const walkthroughNodes = `7641530f649de98c30f4f02cdc42c299f4c339e4 192.168.27.15:6379@16379 slave 58e21837e91adc28f55cd909e22d610ba4d5e18c 0 1560479614000 5 connected
 3376d3a9d73316075955fb59afa6e03b525419a9 192.168.27.12:6379@16379 master - 0 1560479614430 2 connected 5461-10922

@@ -52,7 +52,7 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior, _, diags = shardsFromList(ctx, state.Shards)
 		resp.Diagnostics.Append(diags...)
-		served = servedByNode(ctx, state.Nodes)
+		served = servedByNode(state.Nodes)
 	}
 	out := make([]cluster.Shard, len(shards))
 	for i, s := range shards {
@@ -89,7 +89,7 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if exists && r.data != nil {
 		r.describeMoves(ctx, served, out, &resp.Diagnostics)
-		warnMixedVersions(ctx, state.Nodes, &resp.Diagnostics)
+		warnMixedVersions(state.Nodes, &resp.Diagnostics)
 	}
 	if r.data != nil {
 		r.planSafety(ctx, req, resp, config, state, out, exists)
@@ -136,11 +136,11 @@ func (r *clusterResource) planPartition(ctx context.Context, req resource.Modify
 // or versions: a rolling upgrade. The executor asks each node for what it
 // supports (ADDSLOTSRANGE, atomic slot migration), so a mixed cluster gets
 // only what both ends of each command support.
-func warnMixedVersions(ctx context.Context, nodes types.Map, diags *diag.Diagnostics) {
+func warnMixedVersions(nodes types.Map, diags *diag.Diagnostics) {
 	if nodes.IsNull() || nodes.IsUnknown() {
 		return
 	}
-	ms, _ := nodeModelsOf(nodes)
+	ms := nodeModelsOf(nodes)
 	versions := map[string]string{}
 	for addr, m := range ms {
 		if e, v := m.Engine.ValueString(), m.Version.ValueString(); e != "" && v != "" {
@@ -209,7 +209,7 @@ func (r *clusterResource) planNodes(ctx context.Context, req resource.ModifyPlan
 	for _, a := range d.Addrs() {
 		declared[a] = true
 	}
-	current := membersFromMap(ctx, priorNodes)
+	current := membersFromMap(priorNodes)
 	markCutOff(current, split)
 	predicted := cluster.Predict(d, current)
 	if !changing && !topologyDiffers(current, predicted) {
@@ -268,12 +268,12 @@ func (r *clusterResource) describeMoves(ctx context.Context, served map[string]c
 // servedByNode reads the slots each node served, from the state's nodes
 // (a half-migrated slot still counts for its owner there, while the
 // shards' slots leave it out so that the plan shows the open move).
-func servedByNode(ctx context.Context, nodes types.Map) map[string]cluster.SlotSet {
+func servedByNode(nodes types.Map) map[string]cluster.SlotSet {
 	out := map[string]cluster.SlotSet{}
 	if nodes.IsNull() || nodes.IsUnknown() {
 		return out
 	}
-	ms, _ := nodeModelsOf(nodes)
+	ms := nodeModelsOf(nodes)
 	for addr, m := range ms {
 		if ss, err := parseSlotString(m.Slots.ValueString()); err == nil && m.Role.ValueString() == cluster.RoleMaster {
 			out[addr] = ss

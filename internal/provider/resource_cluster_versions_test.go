@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -23,7 +22,7 @@ func TestWarnMixedVersions(t *testing.T) {
 		t.Fatal(d)
 	}
 	var diags diag.Diagnostics
-	warnMixedVersions(context.Background(), nodes, &diags)
+	warnMixedVersions(nodes, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("one version: want no warning, got %v", diags)
 	}
@@ -32,7 +31,7 @@ func TestWarnMixedVersions(t *testing.T) {
 	if d.HasError() {
 		t.Fatal(d)
 	}
-	warnMixedVersions(context.Background(), nodes, &diags)
+	warnMixedVersions(nodes, &diags)
 	if len(diags) != 1 || diags[0].Summary() != "Cluster Runs Mixed Versions" {
 		t.Fatalf("want one mixed-versions warning, got %v", diags)
 	}
