@@ -195,8 +195,6 @@ func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
 		n.MasterID = f[3]
 	}
 	var err error
-	var slots SlotBuilder // on the stack: Set copies it once
-	hasSlots := false
 	if n.PingSent, err = strconv.ParseInt(f[4], 10, 64); err != nil {
 		return bad("ping-sent", err)
 	}
@@ -206,26 +204,43 @@ func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
 	if n.ConfigEpoch, err = strconv.ParseInt(f[6], 10, 64); err != nil {
 		return bad("config-epoch", err)
 	}
+	if len(f) == 8 {
+		return n, nil
+	}
 	// The slot fields as sent, to share their set with lines that list the
 	// same (open slots aside: they are parsed into the line itself).
 	key := ""
-	if cache != nil && len(f) > 8 && plainLine(line) {
+	if cache != nil && plainLine(line) {
 		key = slotFields(line)
 		if set, ok := cache.get(key); ok {
 			n.Slots = set
 			return n, nil
 		}
 	}
-	for _, s := range f[8:] {
+	if what, err := n.parseSlotFields(f[8:]); err != nil {
+		return bad(what, err)
+	}
+	if key != "" {
+		cache.put(key, n.Slots)
+	}
+	return n, nil
+}
+
+// parseSlotFields reads a line's slot fields into n: ranges into Slots,
+// open slots into Migrating and Importing. On error, what names the field.
+func (n *NodeLine) parseSlotFields(fs []string) (what string, err error) {
+	var slots SlotBuilder // on the stack: Set copies it once
+	hasSlots := false
+	for _, s := range fs {
 		if strings.HasPrefix(s, "[") {
 			if err := n.parseOpenSlot(s); err != nil {
-				return bad("migrating/importing slot", err)
+				return "migrating/importing slot", err
 			}
 			continue
 		}
 		r, err := ParseSlotRange(s)
 		if err != nil {
-			return bad("slot range", err)
+			return "slot range", err
 		}
 		slots.AddRange(r)
 		hasSlots = true
@@ -233,10 +248,7 @@ func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
 	if hasSlots {
 		n.Slots = slots.Set()
 	}
-	if key != "" {
-		cache.put(key, n.Slots)
-	}
-	return n, nil
+	return "", nil
 }
 
 // fields splits s as strings.Fields does, appending to out: with out on
