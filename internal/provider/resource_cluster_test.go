@@ -185,10 +185,10 @@ func TestAccCluster_explicitSlots(t *testing.T) {
 // shards plans empty, and destroy resets the nodes.
 func TestAccCluster_importRedisCli(t *testing.T) {
 	t.Parallel()
+	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true}) // skips with -short
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Fatal("redis-cli not found on PATH: install it (apt-get install -y redis-tools)")
 	}
-	nodes := redistest.Start(t, 6, redistest.Options{DistinctHosts: true})
 	pw := nodes[0].Password()
 	args := append([]string{"-a", pw, "--no-auth-warning", "--cluster", "create"}, redistest.Addrs(nodes)...)
 	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
