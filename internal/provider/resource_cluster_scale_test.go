@@ -149,9 +149,18 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	cm.Failback, cm.ForceDestroy = types.BoolNull(), types.BoolNull()
 	config := dyn(cm)
 
-	var readTook, planTook time.Duration
+	var readTook, planTook, validateTook time.Duration
 	for b.Loop() {
 		configure()
+		// Terraform validates the configuration before the refresh (and
+		// again in the plan walk).
+		tv := time.Now()
+		valid, err := srv.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: "redis_cluster", Config: config})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fail("validate", valid.Diagnostics)
+		validateTook += time.Since(tv)
 		t0 := time.Now()
 		read, err := srv.ReadResource(ctx, &tfprotov6.ReadResourceRequest{TypeName: "redis_cluster", CurrentState: first.NewState, Private: first.Private})
 		if err != nil {
@@ -177,6 +186,7 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	}
 	b.ReportMetric(float64(readTook.Milliseconds())/float64(b.N), "read-ms/op")
 	b.ReportMetric(float64(planTook.Milliseconds())/float64(b.N), "plan-ms/op")
+	b.ReportMetric(float64(validateTook.Microseconds())/1000/float64(b.N), "validate-ms/op")
 }
 
 func shardsNoSlots(b *testing.B, shards []cluster.Shard) types.List {
