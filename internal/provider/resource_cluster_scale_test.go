@@ -61,7 +61,7 @@ func BenchmarkClusterRefreshPlan(b *testing.B) {
 	if os.Getenv("BENCH_VERBOSE") != "" {
 		// The apply's progress, as the timeline of a terraform apply shows it.
 		logf := func(_ context.Context, msg string, f map[string]any) {
-			if strings.HasPrefix(msg, "stage done") || strings.HasPrefix(msg, "waiting") || strings.HasPrefix(msg, "converged") || strings.HasPrefix(msg, "applying") {
+			if strings.HasPrefix(msg, "stage done") || strings.HasPrefix(msg, "waiting") || strings.HasPrefix(msg, "converged") || strings.HasPrefix(msg, "applying") || strings.HasPrefix(msg, "meeting") {
 				fmt.Fprintf(os.Stderr, "%7.3fs %s %v\n", time.Since(start).Seconds(), msg, f)
 			}
 		}
