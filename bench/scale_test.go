@@ -129,33 +129,30 @@ func scaleIteration(b *testing.B, n, masters, replicas int, timeout time.Duratio
 		}
 		checkLayout(s, nodes, views, shards)
 
-		for i := range 3 {
-			out, code, took, use, err := runWatched(w, "plan", "-detailed-exitcode", "-input=false")
-			if err != nil || code != 0 {
-				s.Fatalf("terraform plan: exit %d (want 0: no change), %v\n%s", code, err, tail(out, 40))
+		// Three no-change plans; label says when, in the logs.
+		plans := func(label, logSuffix string) (out []time.Duration) {
+			for i := range 3 {
+				text, code, took, use, err := runWatched(w, "plan", "-detailed-exitcode", "-input=false")
+				if err != nil || code != 0 {
+					s.Fatalf("terraform plan: exit %d (want 0: no change), %v\n%s", code, err, tail(text, 40))
+				}
+				out = append(out, took)
+				r.rssPlan = max(r.rssPlan, float64(use.peakKB))
+				progress(b, "no-change plan %d of %d nodes%s %.3fs (load %s)", i+1, n, label, took.Seconds(), loadavg())
+				if w.log != "" {
+					progress(b, "timeline (s since terraform started):\n%s", stageSummary(w.log, w.started))
+					rotateLog(w.log, fmt.Sprintf("plan%s-%d", logSuffix, i+1))
+				}
 			}
-			r.plans = append(r.plans, took)
-			r.rssPlan = max(r.rssPlan, float64(use.peakKB))
-			progress(b, "no-change plan %d of %d nodes %.3fs (load %s)", i+1, n, took.Seconds(), loadavg())
-			if w.log != "" {
-				progress(b, "timeline (s since terraform started):\n%s", stageSummary(w.log, w.started))
-				rotateLog(w.log, fmt.Sprintf("plan-%d", i+1))
-			}
+			return out
 		}
+		r.plans = plans("", "")
 		// The plans above run while the replicas' first full syncs do (a
 		// master forks for them repl-diskless-sync-delay, 5 s, after
 		// REPLICATE): measure again once every replica is in sync.
 		synced := waitSynced(s, nodes)
 		progress(b, "every replica in sync %.3fs after the plans (load %s)", synced.Seconds(), loadavg())
-		for i := range 3 {
-			out, code, took, use, err := runWatched(w, "plan", "-detailed-exitcode", "-input=false")
-			if err != nil || code != 0 {
-				s.Fatalf("terraform plan: exit %d (want 0: no change), %v\n%s", code, err, tail(out, 40))
-			}
-			r.settled = append(r.settled, took)
-			r.rssPlan = max(r.rssPlan, float64(use.peakKB))
-			progress(b, "no-change plan %d of %d nodes, replicas in sync, %.3fs (load %s)", i+1, n, took.Seconds(), loadavg())
-		}
+		r.settled = plans(", replicas in sync,", "-synced")
 		progress(b, "provider peak RSS over the plans %.0f MB", r.rssPlan/1024)
 	}()
 	if !cli {
