@@ -155,9 +155,8 @@ func (n *NodeState) Known() []NodeLine {
 	return out
 }
 
-// known is Known without copying the lines (each carries a 2 kB slot
-// bitmap) or allocating: the plan and the members walk every view of
-// hundreds of nodes.
+// known is Known without copying the lines or allocating: the plan and
+// the members walk every view of hundreds of nodes.
 func (n *NodeState) known() iter.Seq[*NodeLine] {
 	return func(yield func(*NodeLine) bool) {
 		if n == nil {

@@ -46,8 +46,7 @@ func (p *planner) foreignOwners() error {
 	foreign := map[string]SlotSet{}
 	for _, a := range p.addrs {
 		for l := range p.obs.Node(a).known() {
-			// Cheapest test first: most lines are declared members, and
-			// Empty compares a 2 kB bitmap.
+			// Most lines are declared members: one lookup skips them.
 			if p.obs.AddrOf(l.ID) != "" || p.stale[l.ID] != "" || l.Slots.Empty() {
 				continue
 			}
