@@ -181,6 +181,12 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 		}
 		waited = true
 	}
+	// A target still importing from a cancelled migration refuses the new
+	// one, and the MIGRATE path's SETSLOT IMPORTING too (seen on Valkey
+	// 9.1 when the next apply followed a cancel within milliseconds).
+	if err := e.awaitPeerImports(ctx, m, slots); err != nil {
+		return slots, err
+	}
 	if !waited {
 		return slots, nil
 	}

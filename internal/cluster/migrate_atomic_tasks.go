@@ -122,6 +122,63 @@ func (e *Executor) atomicTasks(ctx context.Context, m atomicMove) ([]*atomicTask
 	return out, nil
 }
 
+// peerImports lists the imports still active on a Valkey move's target
+// that cover any of slots. Valkey cancels a migration on its source only;
+// the target's import job ends when it notices (its link to the source
+// closes), and until then it refuses a new import of those slots and
+// SETSLOT IMPORTING alike ("Slot import in progress"). Redis moves are
+// coordinated by the target: nothing to list.
+func (e *Executor) peerImports(ctx context.Context, m atomicMove, slots SlotSet) ([]*atomicTask, error) {
+	if m.path != PathValkeyExport {
+		return nil, nil
+	}
+	v, err := e.Pool.Client(m.peer).Do(ctx, m.statusCmd()...).Result()
+	if err != nil {
+		return nil, nodeErr(m.peer, m.statusName(), err)
+	}
+	var out []*atomicTask
+	for _, t := range parseAtomicTasks(v) {
+		if strings.ToLower(t.Fields["operation"]) == "import" && t.active() && !t.Slots.Intersect(slots).Empty() {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// atomicPeerWait bounds the wait for a Valkey target to end an import
+// whose export was cancelled (measured on Valkey 9.1.2: 12-19 ms after
+// the source reports the cancel).
+const atomicPeerWait = 30 * time.Second
+
+// awaitPeerImports waits until the Valkey target of m runs no import of
+// any of slots (see peerImports), logging what it waits for. At the bound
+// it fails naming the target and the job.
+func (e *Executor) awaitPeerImports(ctx context.Context, m atomicMove, slots SlotSet) error {
+	ctx, cancel := context.WithTimeout(ctx, atomicPeerWait)
+	defer cancel()
+	start, logged := time.Now(), false
+	for {
+		tasks, err := e.peerImports(ctx, m, slots)
+		if err != nil || len(tasks) == 0 {
+			if logged && err == nil {
+				e.info(ctx, "the target ended the import", map[string]any{"address": m.peer, "elapsed_ms": time.Since(start).Milliseconds()})
+			}
+			return err
+		}
+		t := tasks[0]
+		if !logged {
+			logged = true
+			e.info(ctx, "waiting for the target to end an import whose migration was cancelled on the source", map[string]any{
+				"address": m.peer, "task": t.ID, "slots": t.Slots.String(), "state": t.State})
+		}
+		if err := sleep(ctx, e.poll()); err != nil {
+			return &NodeError{Addr: m.peer, Kind: ErrOther, Op: m.statusName(),
+				Err: fmt.Errorf("the node still imports slots %s (job %s, state %s) from a migration cancelled on %s; check both nodes' logs, and apply again once CLUSTER GETSLOTMIGRATIONS on %s lists it as ended: %w",
+					t.Slots, t.ID, t.State, m.coord, m.peer, err)}
+		}
+	}
+}
+
 // cancelAtomic cancels a migration on its coordinating node (Redis: the
 // task; Valkey: every export of the source, the only way it offers), with
 // a context of its own so that it also runs when ctx ended (the apply was
@@ -145,10 +202,13 @@ func (e *Executor) cancelAtomic(ctx context.Context, m atomicMove, id string) {
 			return
 		}
 		if t := findTask(tasks, id); t == nil || !t.active() {
-			return
+			break
 		}
 		_ = sleep(ctx, e.poll())
 	}
+	// A Valkey target ends its side of the job once it notices; the next
+	// apply waits for that too (settleAtomic): this is best effort.
+	_ = e.awaitPeerImports(ctx, m, NewSlotSet(SlotRange{Start: 0, End: SlotCount - 1}))
 }
 
 func findTask(tasks []*atomicTask, id string) *atomicTask {

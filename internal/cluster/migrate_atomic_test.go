@@ -364,6 +364,9 @@ func TestAtomicMoveInterrupted(t *testing.T) {
 			runCtx, stop := context.WithCancel(ctx)
 			var timer *time.Timer
 			e.Info = func(_ context.Context, msg string, f map[string]any) {
+				if strings.Contains(msg, "cancel") || strings.Contains(msg, "import") {
+					t.Logf("interrupted apply: %s %v", msg, f)
+				}
 				if msg != "moving slots" || timer != nil {
 					return
 				}
@@ -383,6 +386,7 @@ func TestAtomicMoveInterrupted(t *testing.T) {
 			}
 			t.Logf("interrupted: %v", err)
 			e = newExecutor(t, nodes[0].Password())
+			e.Info = func(_ context.Context, msg string, f map[string]any) { t.Logf("next apply: %s %v", msg, f) }
 			obs, err := e.Apply(ctx, two, nil)
 			if err != nil {
 				t.Fatalf("apply after the interruption: %v", err)
