@@ -140,3 +140,69 @@ func TestApplyStopsWhenRoundsMakeNoProgress(t *testing.T) {
 	}
 	t.Logf("stopped after %s: %v", time.Since(start).Round(time.Millisecond), err)
 }
+
+// TestApplyMovesSlotsThereAndBack gives half the slots of a one-master
+// cluster to a slotless master, then takes them back, keys and all. The
+// second move leaves the declared master with no slot, and Redis turns a
+// master that gives its last slot away into a replica of the node that
+// took it (cluster-allow-replica-migration, the default): apply must make
+// it a master again, as declared, instead of waiting for it to become one.
+func TestApplyMovesSlotsThereAndBack(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	e := newExecutor(t, nodes[0].Password())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	one, two := halves(a)
+	if _, err := e.Apply(ctx, one, nil); err != nil {
+		t.Fatal(err)
+	}
+	written := redistest.FillNode(t, nodes[0], 50000, "k")
+	start := time.Now()
+	e.Info = func(_ context.Context, msg string, f map[string]any) {
+		t.Logf("%6dms %s %v", time.Since(start).Milliseconds(), msg, f)
+	}
+	for i, d := range []cluster.Desired{two, one, two} {
+		obs, err := e.Apply(ctx, d, nil)
+		if err != nil {
+			t.Fatalf("apply %d: %v", i+1, err)
+		}
+		if ok, why := cluster.Converged(d, obs); !ok {
+			t.Fatalf("apply %d: %s", i+1, why)
+		}
+		checkPopulated(t, nodes, written)
+	}
+}
+
+// TestApplyMakesReplicaANewShard declares a replica the master of a new
+// shard with half the slots: it is reset to a master (its data is a copy
+// of its old master's), met again, and the slots move to it with their
+// keys. CLUSTER REPLICATE cannot make a replica a master, and a slot move
+// into a replica fails.
+func TestApplyMakesReplicaANewShard(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 2, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	e := newExecutor(t, nodes[0].Password())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	one, two := halves(a)
+	one.Shards = []cluster.Shard{{Master: a[0], Replicas: []string{a[1]}, Slots: one.Shards[0].Slots}}
+	if _, err := e.Apply(ctx, one, nil); err != nil {
+		t.Fatal(err)
+	}
+	written := redistest.FillNode(t, nodes[0], 20000, "k")
+	steps, err := cluster.Plan(two, cluster.Observe(ctx, e.Pool, two.Addrs(), true))
+	if err != nil || len(steps) == 0 || steps[0].Kind != cluster.StepDetach {
+		t.Fatalf("want a plan that first makes %s a master: %v %v", a[1], steps, err)
+	}
+	obs, err := e.Apply(ctx, two, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := cluster.Converged(two, obs); !ok {
+		t.Fatal(why)
+	}
+	checkPopulated(t, nodes, written)
+}

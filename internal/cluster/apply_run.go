@@ -119,6 +119,8 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 			err = e.fixSlot(ctx, obs, s)
 		case StepConfigSet:
 			err = e.configSet(ctx, obs, s)
+		case StepDetach:
+			err = e.detach(ctx, s)
 		default:
 			err = fmt.Errorf("step %s cannot run inside a stage", s.Kind)
 		}
@@ -225,11 +227,39 @@ func commandFor(n *NodeState, s Step) []any {
 	case StepReset:
 		return []any{"CLUSTER", "RESET", "HARD"}
 	}
+	return meetArgs(s)
+}
+
+// meetArgs is CLUSTER MEET to the step's IP, port and bus port.
+func meetArgs(s Step) []any {
 	args := []any{"CLUSTER", "MEET", s.IP, s.Port}
 	if s.BusPort != 0 && s.BusPort != s.Port+10000 {
 		args = append(args, s.BusPort)
 	}
 	return args
+}
+
+// detach runs a StepDetach: CLUSTER RESET SOFT on a replica declared
+// master (re-read first: a node that is a master by now is left to the
+// next round), then CLUSTER MEET with the master it replicated.
+func (e *Executor) detach(ctx context.Context, s Step) error {
+	c := e.Pool.Client(s.Addr)
+	role, err := c.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return nodeErr(s.Addr, "ROLE", err)
+	}
+	if len(role) == 0 || role[0] != "slave" {
+		e.info(ctx, "not resetting the node: it is no longer a replica", map[string]any{"address": s.Addr})
+		return nil
+	}
+	if err := c.ClusterResetSoft(ctx).Err(); err != nil {
+		return nodeErr(s.Addr, "CLUSTER RESET SOFT", err)
+	}
+	if err := c.Do(ctx, meetArgs(s)...).Err(); err != nil {
+		return nodeErr(s.Addr, "CLUSTER MEET", err)
+	}
+	e.info(ctx, s.String(), map[string]any{"address": s.Addr, "was_replica_of": s.TargetID})
+	return nil
 }
 
 // replicate sends CLUSTER REPLICATE, retrying while the node does not yet

@@ -35,12 +35,13 @@ func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed
 			return false, why
 		}
 		checked = time.Now()
-		r, forgetOnly := repairs(d, o)
+		r, now := repairs(d, o)
 		switch {
 		case r == "":
 			since = time.Time{}
-		case forgetOnly:
-			// A stale ID never goes away by itself: repair it now.
+		case now:
+			// A stale ID never goes away by itself, nor does a declared
+			// master stop replicating another shard: repair it now.
 			repair = r
 			return true, "a step repairs what is left"
 		case since.IsZero():
@@ -58,28 +59,29 @@ func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed
 }
 
 // repairs describes the changes a plan from o would make, or "" when it
-// would only announce and wait (or cannot plan from o). forgetOnly tells
-// that every change forgets a stale ID.
-func repairs(d Desired, o *Observed) (what string, forgetOnly bool) {
+// would only announce and wait (or cannot plan from o). now tells that
+// every change is one no wait makes unneeded: forgetting a stale ID, or
+// resetting a declared master that replicates another shard.
+func repairs(d Desired, o *Observed) (what string, now bool) {
 	steps, err := Plan(d, o)
 	if err != nil {
 		return "", false
 	}
 	var act []Step
-	forgetOnly = true
+	now = true
 	for _, s := range steps {
 		if !s.Kind.Barrier() && s.Kind != StepAnnounce {
 			act = append(act, s)
-			forgetOnly = forgetOnly && s.Kind == StepForget
+			now = now && (s.Kind == StepForget || s.Kind == StepDetach)
 		}
 	}
 	if len(act) == 0 {
 		return "", false
 	}
 	if w := Drift(act); len(w) > 0 {
-		return strings.Join(w, "; "), forgetOnly
+		return strings.Join(w, "; "), now
 	}
-	return stepsSummary(act), forgetOnly
+	return stepsSummary(act), now
 }
 
 // loading tells whether a node answered LOADING (still reading its data).

@@ -48,6 +48,10 @@ const (
 	// that differ there), read back, and CONFIG REWRITE where the node
 	// has a config file.
 	StepConfigSet
+	// StepDetach: CLUSTER RESET SOFT on Addr, a declared master that
+	// replicates Target, a master outside its shard, then CLUSTER MEET
+	// Target (IP, Port, BusPort): it rejoins as a master with no slots.
+	StepDetach
 )
 
 var stepNames = map[StepKind]string{
@@ -55,7 +59,7 @@ var stepNames = map[StepKind]string{
 	StepWaitKnown: "wait until all nodes know each other", StepMoveSlots: "move slots",
 	StepForget: "forget", StepFixSlot: "fix open slot", StepDrop: "forget removed node", StepReset: "reset removed node",
 	StepReplicate: "replicate", StepFailover: "failover", StepAnnounce: "announce",
-	StepWaitReady: "wait until the cluster is ready", StepConfigSet: "config set",
+	StepWaitReady: "wait until the cluster is ready", StepConfigSet: "config set", StepDetach: "make master again",
 }
 
 func (k StepKind) String() string { return stepNames[k] }
@@ -68,8 +72,10 @@ func (k StepKind) Barrier() bool { return k == StepWaitKnown || k == StepWaitRea
 // before the next one starts.
 func (k StepKind) Stage() int {
 	switch k {
-	case StepAddSlots, StepSetEpoch:
-		return 0 // a node accepts SET-CONFIG-EPOCH only before it meets anyone
+	case StepDetach, StepAddSlots, StepSetEpoch:
+		// A node accepts SET-CONFIG-EPOCH only before it meets anyone; a
+		// detached node needs no epoch, and adds slots once a master.
+		return 0
 	case StepMeet, StepForget:
 		return 1
 	case StepWaitKnown:
@@ -149,6 +155,8 @@ func (s Step) String() string {
 		return fmt.Sprintf("%s: forget removed node %s", s.Addr, describe(s.Target, s.TargetID))
 	case StepReset:
 		return fmt.Sprintf("%s: reset (removed from the cluster)", s.Addr)
+	case StepDetach:
+		return fmt.Sprintf("%s: reset to a master with no slots (it replicated %s), then meet %s", s.Addr, s.Target, s.Target)
 	case StepConfigSet:
 		parts := make([]string, 0, len(s.Settings))
 		for _, k := range sortedKeys(s.Settings) {
@@ -183,8 +191,12 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 		return nil, err
 	}
 	p.actingMasters()
+	detach, err := p.detachSteps()
+	if err != nil {
+		return nil, err
+	}
 	adds, moves := p.slotSteps()
-	steps := adds
+	steps := append(detach, adds...)
 	steps = append(steps, p.epochSteps()...)
 	steps = append(steps, p.forgetSteps()...)
 	meets, hub := p.meetSteps()
@@ -201,7 +213,7 @@ func Plan(d Desired, obs *Observed) ([]Step, error) {
 	// the handshakes carry their roles.
 	lateWait := hub != "" && len(ordered) == 0 && !slices.ContainsFunc(roles, func(s Step) bool { return s.Kind != StepReplicate })
 	wait := Step{Kind: StepWaitKnown, Target: hub}
-	if len(meets) > 0 && !lateWait {
+	if (len(meets) > 0 || len(detach) > 0) && !lateWait {
 		steps = append(steps, wait)
 	}
 	steps = append(steps, ordered...)

@@ -119,6 +119,45 @@ func (p *planner) memberRoleStep(i int, x string, takeover bool) (*Step, error) 
 	return nil, nil
 }
 
+// detachSteps makes a declared master that replicates a node outside its
+// shard a master again. Redis turns a master that gives its last slot
+// away into a replica of the node that took it (cluster-allow-replica-
+// migration, on by default), and a master may be re-pointed by hand; no
+// failover brings it back, and no CLUSTER command makes a replica a
+// master without taking slots. CLUSTER RESET SOFT does: the node keeps
+// its ID and epochs, drops its data (a copy of the other shard's), and
+// forgets the cluster; a MEET with the master it replicated brings it
+// back in, and gossip tells the others it is a master. A replica of a
+// master that does not answer may hold the only copy of that master's
+// data: the plan fails then rather than reset it.
+func (p *planner) detachSteps() ([]Step, error) {
+	var steps []Step
+	var errs Errors
+	for i, s := range p.d.Shards {
+		self := p.obs.Node(s.Master).Self()
+		if p.current[i] != s.Master || !self.IsReplica() {
+			continue
+		}
+		m := p.obs.AddrOf(self.MasterID)
+		if slices.Contains(s.Members(), m) {
+			continue // a fail-back (roleSteps)
+		}
+		if ms := p.obs.Node(m).Self(); !p.obs.Node(m).OK() || !ms.IsMaster() {
+			errs = append(errs, fmt.Errorf("%s is declared master of shard %d but replicates %s, which was not read as a master (it is not declared, or does not answer): %s may hold the only copy of its data, so apply does not reset it; bring that master back or let the cluster fail over to %s, or, if its data is not needed, run CLUSTER RESET SOFT on %s, then apply again",
+				s.Master, i+1, followed(p.obs, self), s.Master, s.Master, s.Master))
+			continue
+		}
+		st := meetStep(StepDetach, p.obs, s.Master, m)
+		st.TargetID = self.MasterID
+		st.Why = fmt.Sprintf("shard %d: declared master %s is a replica of %s, outside its shard (a master that gives its last slot away becomes a replica of the node that took it); apply resets it to a master with CLUSTER RESET SOFT (its data is a copy of %s's) and meets it again", i+1, s.Master, m, m)
+		steps = append(steps, st)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return steps, nil
+}
+
 // removalSteps takes out the nodes being removed: once their slots are
 // gone and their replicas follow declared masters, every declared member
 // forgets them (all at once, inside FORGET's 60 s ban) and they are reset.

@@ -293,3 +293,53 @@ func TestPlannerAnnounceSteps(t *testing.T) {
 		t.Fatalf("a deferred round does not wait: %d steps", len(steps))
 	}
 }
+
+// A declared master that replicates a master of another shard (Redis
+// makes a master that gives its last slot away a replica of the node that
+// took it) is reset to a master and met again, first thing in the plan.
+func TestPlannerDetachSteps(t *testing.T) {
+	all := NewSlotSet(SlotRange{0, SlotCount - 1})
+	d := Desired{Shards: []Shard{
+		{Master: "10.0.0.11:6379", Replicas: []string{"10.0.0.15:6379"}, Slots: all},
+		{Master: "10.0.0.12:6379"},
+	}}
+	nodes := []fakeNode{
+		{addr: "10.0.0.11:6379", id: fid(1), slots: "0-16383", epoch: 2},
+		{addr: "10.0.0.12:6379", id: fid(2), master: fid(1), epoch: 2},
+		{addr: "10.0.0.15:6379", id: fid(5), master: fid(1), epoch: 2},
+	}
+	steps, err := Plan(d, fakeObserved(t, nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) == 0 || steps[0].Kind != StepDetach || steps[0].Addr != "10.0.0.12:6379" || steps[0].Target != "10.0.0.11:6379" ||
+		steps[0].TargetID != fid(1) || steps[0].Port != 6379 || !strings.Contains(steps[0].Why, "declared master 10.0.0.12:6379 is a replica of 10.0.0.11:6379") {
+		t.Fatalf("want a detach of .12 from .11 first, got %v", steps)
+	}
+	if k := kinds(steps); k[StepWaitKnown] != 1 || k[StepWaitReady] != 1 || k[StepReplicate] != 0 {
+		t.Fatalf("want the detached node met before the rest, then a wait: %v", steps)
+	}
+	// The same shard declared with slots: it is detached, then they move.
+	d.Shards[0].Slots, d.Shards[1].Slots = NewSlotSet(SlotRange{0, 8191}), NewSlotSet(SlotRange{8192, 16383})
+	steps, err = Plan(d, fakeObserved(t, nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(steps); steps[0].Kind != StepDetach || k[StepMoveSlots] != 1 {
+		t.Fatalf("want a detach then a move: %v", steps)
+	}
+	// A fail-back is no detach: .11 replicates .15, of its own shard.
+	if steps, err := Plan(desired3x2(true), fakeObserved(t, failedOver())); err != nil || kinds(steps)[StepDetach] != 0 {
+		t.Fatalf("fail-back: %v %v", steps, err)
+	}
+	// The master it replicates is not read: it may hold the only copy.
+	nodes[1].master = fid(99)
+	nodes = append(nodes, fakeNode{addr: "10.0.0.99:6379", id: fid(99), epoch: 2})
+	obs := fakeObserved(t, nodes)
+	delete(obs.Nodes, "10.0.0.99:6379")
+	d.Shards[1].Slots, d.Shards[0].Slots = SlotSet{}, all
+	_, err = Plan(d, obs)
+	if err == nil || !strings.Contains(err.Error(), "10.0.0.12:6379 is declared master of shard 2 but replicates") || !strings.Contains(err.Error(), "only copy") {
+		t.Fatalf("want an error naming .12 and the risk, got %v", err)
+	}
+}
