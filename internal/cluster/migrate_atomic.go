@@ -148,7 +148,8 @@ func (e *Executor) moveSlotsAtomic(ctx context.Context, obs *Observed, s Step, p
 
 // settleAtomic deals with migrations the coordinating node still runs on
 // any of slots: one going the same way is awaited, any other is
-// cancelled. It returns the slots the source still has to give.
+// cancelled. It returns the slots the source still has to give, by the
+// source's own view.
 func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet) (SlotSet, error) {
 	tasks, err := e.atomicTasks(ctx, m)
 	if err != nil {
@@ -158,7 +159,6 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 		}
 		return slots, nodeErr(m.coord, m.statusName(), err)
 	}
-	waited := false
 	for _, t := range tasks {
 		if !t.active() || t.Slots.Intersect(slots).Empty() {
 			continue
@@ -179,7 +179,6 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 				"address": m.coord, "task": t.ID, "slots": t.Slots.String(), "state": t.State})
 			e.cancelAtomic(ctx, m, t.ID)
 		}
-		waited = true
 	}
 	// A target still importing from a cancelled migration refuses the new
 	// one, and the MIGRATE path's SETSLOT IMPORTING too (seen on Valkey
@@ -187,12 +186,19 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 	if err := e.awaitPeerImports(ctx, m, slots); err != nil {
 		return slots, err
 	}
-	if !waited {
-		return slots, nil
-	}
+	// Only what the source serves by its own view moves: the engine
+	// imports from whichever node owns a slot when the task starts, so a
+	// move planned from a read older than a failover (the source is a
+	// replica by now) would take the slots from the new master (seen: a
+	// leaving master's hand-off took 1,821 slots from the replica that had
+	// just taken its shard over).
 	owned, err := e.ownedBy(ctx, m.srcAddr())
 	if err != nil {
 		return slots, err
+	}
+	if gone := slots.Minus(owned); !gone.Empty() {
+		e.info(ctx, "the source no longer serves some of the slots to move; leaving them to the next plan", map[string]any{
+			"from": m.srcAddr(), "to": m.dstAddr(), "slots": gone.String()})
 	}
 	return slots.Intersect(owned), nil
 }

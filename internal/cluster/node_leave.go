@@ -140,6 +140,17 @@ func refuseKeysIfServing(ctx context.Context, c *redis.Client, addr string) erro
 func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, members []string) error {
 	addr := spec.Addr
 	defer e.coord().Lock("move:" + addr)()
+	if obs.Node(addr).Keys > 0 && e.Departures != nil {
+		// Let deletes started in the same wave say they leave too.
+		if err := sleep(ctx, settleDelay); err != nil {
+			return err
+		}
+	}
+	// Read after the pause: a replica taking the shard over by failover
+	// may have finished just before (BeginHandOff waits for it), and the
+	// node then serves nothing (seen: a read taken a few milliseconds
+	// before the node heard of its failover handed the new master's slots
+	// off to other masters).
 	obs = Observe(ctx, e.Pool, sortedKeys(obs.Nodes), true)
 	n := obs.Node(addr)
 	self := n.Self()
@@ -147,12 +158,6 @@ func (e *Executor) handOff(ctx context.Context, spec NodeSpec, obs *Observed, me
 		return nil // another resource took them meanwhile
 	}
 	id := n.ID
-	if n.Keys > 0 && e.Departures != nil {
-		// Let deletes started in the same wave say they leave too.
-		if err := sleep(ctx, settleDelay); err != nil {
-			return err
-		}
-	}
 	var targets []string
 	for _, a := range members {
 		m := obs.Node(a)

@@ -26,32 +26,29 @@ import (
 // every key written before and every acknowledged write is there, and the
 // next plan is empty.
 //
-// make test runs one fixed seed for a few rounds; RANDOM_CHANGES_SEED
+// make test runs a few fixed seeds for a few rounds; RANDOM_CHANGES_SEED
 // (a number, or "random") and RANDOM_NODE_ROUNDS run others. A failure
 // names the seed and the step.
 //
 // Node resources plan with the planner redis_cluster uses (NodePlan);
 // seeds 1 to 21 passed, one at a time, when this was written.
 //
-// Known failure, not fixed yet: seed 5 (a master replaced with its
-// replica replaced; then a master replaced while roles swap and slots
-// re-split; then a shard removed and one added) fails about one run in
-// four on Redis 8.6 when four copies run at once (the load of the full
-// suite in CI), and did so before the slot-set change too (commit
-// a0fa106): after step 2 a master keeps slots another declares, or
-// step 3 hangs or loses keys (1,496 of 11,885 once). Alone it passes.
-// Replay under load: four concurrent
+// Failures under load are replayed with several copies at once (the load
+// of the full suite in CI), node logs kept for reading:
 //
-//	REDIS_ENGINE=redis-8.6 scripts/with-engine.sh env RANDOM_CHANGES_SEED=5 TF_ACC=1 go test ./internal/provider -run '^TestAccClusterNode_randomChanges$' -count=1
-//
-// It runs by default again once fixed.
+//	REDIS_ENGINE=redis-8.6 scripts/with-engine.sh env RANDOM_CHANGES_SEED=5 REDISTEST_KEEP_LOGS=/tmp/logs TF_LOG=debug TF_LOG_PATH=/tmp/tf.log TF_ACC=1 go test ./internal/provider -run '^TestAccClusterNode_randomChanges$' -count=1
 func TestAccClusterNode_randomChanges(t *testing.T) {
 	t.Parallel()
-	// By default: seed 1; seed 20 (a replica promoted, another replaced
-	// and a shard added at once: a node's repair met "Target node is not a
-	// master" from a source that had not heard of the promotion, and
-	// failed instead of planning again).
-	seeds, rounds := []uint64{1, 20}, 3
+	// By default: seed 1; seed 5 (a master replaced while its replica
+	// takes the shard over by failover and slots re-split: on Redis 8.4+
+	// the leaving master's hand-off, planned from a read taken just
+	// before it heard of the failover, took the new master's slots with
+	// the engine's atomic migration, which imports from whoever owns them;
+	// about one run in four with four copies at once); seed 20 (a replica
+	// promoted, another replaced and a shard added at once: a node's
+	// repair met "Target node is not a master" from a source that had not
+	// heard of the promotion, and failed instead of planning again).
+	seeds, rounds := []uint64{1, 5, 20}, 3
 	if v := os.Getenv("RANDOM_CHANGES_SEED"); v == "random" {
 		seeds = []uint64{rand.Uint64()}
 	} else if v != "" {

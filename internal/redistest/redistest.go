@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,6 +292,7 @@ func (n *Node) cleanup(t testing.TB) {
 	n.mu.Unlock()
 	if t.Failed() && started {
 		t.Logf("redistest: %s", n.LogTail(15))
+		n.keepLog(t)
 	}
 	if err == nil {
 		_ = os.RemoveAll(n.dir)
@@ -392,4 +394,24 @@ func cleanupAll(t testing.TB, nodes []*Node) {
 		}
 		wg.Wait()
 	})
+}
+
+// keepLog copies the node's whole log into the directory REDISTEST_KEEP_LOGS
+// names, if set, as <ip>_<port>.log: the tail a failed test prints rarely
+// reaches back to the cause.
+func (n *Node) keepLog(t testing.TB) {
+	dir := os.Getenv("REDISTEST_KEEP_LOGS")
+	if dir == "" {
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(n.dir, logFileName))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(n.Addr(), ":", "_")+".log"), data, 0o644)
+	}
+	if err != nil {
+		t.Logf("redistest: keeping the log of %s: %v", n.Addr(), err)
+	}
 }
