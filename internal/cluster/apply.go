@@ -36,6 +36,10 @@ type Executor struct {
 	// slots themselves (Redis 8.4+, Valkey 9.0+); benchmarks and tests
 	// compare the two paths with it.
 	KeyByKey bool
+	// StallAfter is how long the readiness wait watches one unmet
+	// condition that no step repairs before it fails with a
+	// *NoRepairError (default defaultStallAfter).
+	StallAfter time.Duration
 }
 
 // coord returns the run's coordinator: Departures, or one of the
@@ -171,7 +175,57 @@ const (
 	// stand before it ends the round: gossip settles most passing states
 	// (a replica re-pointing itself after a failover) well within it.
 	replanAfter = time.Second
+	// defaultStallAfter: gossip settles what a round changed within
+	// seconds (under 10 s at 200 nodes measured), and a failover the
+	// cluster runs itself within two node-timeouts (30 s by default); the
+	// wait allows four node-timeouts where it read the setting.
+	defaultStallAfter = time.Minute
 )
+
+// NoRepairError reports a readiness wait that saw the same unmet
+// condition for Waited while the planner had no step that changes it: the
+// cluster holds a state the declaration does not describe and apply does
+// not know how to repair. Nodes lists who disagrees, and on what.
+type NoRepairError struct {
+	Waited time.Duration
+	Why    string
+	Nodes  []string
+	// PlanErr is why no plan could be made from the last read, if so.
+	PlanErr error
+}
+
+func (e *NoRepairError) Error() string {
+	msg := fmt.Sprintf("waited %s for the cluster to match the declaration, but %s, and no change apply knows repairs that: "+
+		"check the nodes' logs, change the cluster or the declaration so they agree, then apply again", e.Waited.Round(time.Second), e.Why)
+	if e.PlanErr != nil {
+		msg += "\nNo plan can be made from the cluster as it is: " + e.PlanErr.Error()
+	}
+	if len(e.Nodes) > 0 {
+		msg += "\nNodes that do not agree (as last read):\n  - " + strings.Join(e.Nodes, "\n  - ")
+	}
+	return msg
+}
+
+// stallWatch tells when the readiness wait has seen one unmet condition,
+// with no step to repair it, for after. Any other condition, or one a step
+// repairs, starts the watch again.
+type stallWatch struct {
+	after time.Duration
+	why   string
+	since time.Time
+}
+
+func (w *stallWatch) see(why string, repairable bool, now time.Time) (stalled bool) {
+	if why == "" || repairable {
+		w.why = ""
+		return false
+	}
+	if why != w.why {
+		w.why, w.since = why, now
+		return false
+	}
+	return now.Sub(w.since) >= w.after
+}
 
 // StalledError reports an apply whose rounds stopped making progress: what
 // is left, in words that name the nodes.

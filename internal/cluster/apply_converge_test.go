@@ -206,3 +206,54 @@ func TestApplyMakesReplicaANewShard(t *testing.T) {
 	}
 	checkPopulated(t, nodes, written)
 }
+
+// TestApplyFailsWhenNoStepRepairs: while apply waits, an undeclared node
+// takes slot 0. Waiting cannot undo that and no plan can be made (the
+// planner never takes slots from a node the declaration does not name):
+// apply fails once the condition has stood for StallAfter, naming it,
+// instead of waiting until its deadline.
+func TestApplyFailsWhenNoStepRepairs(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.Start(t, 3, redistest.Options{})
+	a := redistest.Addrs(nodes)
+	e := newExecutor(t, nodes[0].Password())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	all := cluster.NewSlotSet(cluster.SlotRange{Start: 0, End: cluster.SlotCount - 1})
+	if _, err := e.Apply(ctx, cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Slots: all}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	intruded := false
+	e.StallAfter = 3 * time.Second
+	e.AfterStep = func(_ context.Context, _ int, s cluster.Step) error {
+		if s.Kind != cluster.StepReplicate || intruded {
+			return nil
+		}
+		intruded = true
+		host, port, _ := strings.Cut(a[2], ":")
+		redistest.Do(t, nodes[0], "CLUSTER", "MEET", host, port)
+		redistest.WaitFor(t, 10*time.Second, func() bool {
+			return redistest.ClusterInfo(t, nodes[2])["cluster_known_nodes"] == "3"
+		}, "the undeclared node to join")
+		// The intruder claims slot 0 with the highest config epoch, so
+		// that every node takes its word.
+		redistest.Do(t, nodes[0], "CLUSTER", "DELSLOTS", "0")
+		redistest.Do(t, nodes[2], "CLUSTER", "DELSLOTS", "0")
+		redistest.Do(t, nodes[2], "CLUSTER", "ADDSLOTS", "0")
+		redistest.Do(t, nodes[2], "CLUSTER", "BUMPEPOCH")
+		return nil
+	}
+	start := time.Now()
+	_, err := e.Apply(ctx, cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Replicas: []string{a[1]}, Slots: all}}}, nil)
+	var nr *cluster.NoRepairError
+	if !intruded || !errors.As(err, &nr) {
+		t.Fatalf("intruded %v: want a NoRepairError, got %v", intruded, err)
+	}
+	if !strings.Contains(err.Error(), a[0]) || !strings.Contains(err.Error(), "No plan can be made") {
+		t.Errorf("the error should name %s and say why no plan can be made: %v", a[0], err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("failed after %s: want about StallAfter (3 s) after the intrusion", time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+}

@@ -17,10 +17,18 @@ import (
 // waitReady waits until the cluster matches want. It ends the round early
 // (replanError) when a plan from the live view, for the whole declaration d,
 // has repair steps that have stood for replanAfter: waiting would not fix
-// what only a command fixes.
+// what only a command fixes. It fails (*NoRepairError) when one unmet
+// condition has stood for StallAfter with no step to repair it, rather
+// than wait until the deadline.
 func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed) error {
 	var since, checked time.Time
 	var repair string
+	var stalled *NoRepairError
+	stall := stallWatch{after: e.StallAfter}
+	if stall.after <= 0 {
+		stall.after = max(defaultStallAfter, 4*nodeTimeout(obs))
+	}
+	start := time.Now()
 	addrs := want.Addrs()
 	err := e.wait(ctx, d, obs, waitSpec{what: "the cluster is ready", gate: func(infos map[string]map[string]string) (bool, string) {
 		return infoFails(addrs, infos, "cluster_state", "ok", false)
@@ -35,7 +43,11 @@ func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed
 			return false, why
 		}
 		checked = time.Now()
-		r, now := repairs(d, o)
+		r, now, planErr := repairs(d, o)
+		if stall.see(why, r != "" || loading(o), checked) {
+			stalled = &NoRepairError{Waited: time.Since(start), Why: why, Nodes: Disagreements(want, o, 10), PlanErr: planErr}
+			return true, "no step repairs what is left"
+		}
 		switch {
 		case r == "":
 			since = time.Time{}
@@ -52,20 +64,38 @@ func (e *Executor) waitReady(ctx context.Context, d, want Desired, obs *Observed
 		}
 		return false, why
 	}})
+	if err == nil && stalled != nil {
+		return stalled
+	}
 	if err == nil && repair != "" {
 		return &replanError{why: "drift found while waiting: " + repair}
 	}
 	return err
 }
 
+// nodeTimeout is the largest cluster-node-timeout the observation read
+// (CONFIG GET, when the declaration or the checks asked for it), else 0.
+func nodeTimeout(obs *Observed) time.Duration {
+	var out time.Duration
+	if obs == nil {
+		return 0
+	}
+	for _, n := range obs.Nodes {
+		if ms, err := strconv.Atoi(n.ConfigOrNil()["cluster-node-timeout"]); err == nil {
+			out = max(out, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	return out
+}
+
 // repairs describes the changes a plan from o would make, or "" when it
-// would only announce and wait (or cannot plan from o). now tells that
+// would only announce and wait, or cannot plan from o (planErr says why). now tells that
 // every change is one no wait makes unneeded: forgetting a stale ID, or
 // resetting a declared master that replicates another shard.
-func repairs(d Desired, o *Observed) (what string, now bool) {
+func repairs(d Desired, o *Observed) (what string, now bool, planErr error) {
 	steps, err := Plan(d, o)
 	if err != nil {
-		return "", false
+		return "", false, err
 	}
 	var act []Step
 	now = true
@@ -76,12 +106,12 @@ func repairs(d Desired, o *Observed) (what string, now bool) {
 		}
 	}
 	if len(act) == 0 {
-		return "", false
+		return "", false, nil
 	}
 	if w := Drift(act); len(w) > 0 {
-		return strings.Join(w, "; "), now
+		return strings.Join(w, "; "), now, nil
 	}
-	return stepsSummary(act), now
+	return stepsSummary(act), now, nil
 }
 
 // loading tells whether a node answered LOADING (still reading its data).
