@@ -238,7 +238,8 @@ func TestApplyFailsWhenNoStepRepairs(t *testing.T) {
 		// The intruder claims slot 0 with the highest config epoch, so
 		// that every node takes its word.
 		redistest.Do(t, nodes[0], "CLUSTER", "DELSLOTS", "0")
-		redistest.Do(t, nodes[2], "CLUSTER", "DELSLOTS", "0")
+		// It may not have heard of slot 0's owner yet ("already unassigned").
+		_ = nodes[2].Client().Do(ctx, "CLUSTER", "DELSLOTS", "0").Err()
 		redistest.Do(t, nodes[2], "CLUSTER", "ADDSLOTS", "0")
 		redistest.Do(t, nodes[2], "CLUSTER", "BUMPEPOCH")
 		return nil
