@@ -141,5 +141,33 @@ func (e *Executor) failbackNode(ctx context.Context, replica, acting string) err
 	if len(role) > 0 && role[0] == "master" {
 		return nil // the other resource of the pair did it
 	}
-	return e.failover(ctx, Step{Kind: StepFailover, Addr: replica, Target: acting})
+	if err := e.failover(ctx, Step{Kind: StepFailover, Addr: replica, Target: acting}); err != nil {
+		return err
+	}
+	e.awaitDemoted(ctx, acting)
+	return nil
+}
+
+// demotedWait bounds how long a fail-back waits for the old master to
+// report itself a replica.
+const demotedWait = 2 * time.Second
+
+// awaitDemoted waits, best effort, until the node at addr (the master a
+// failover just replaced) reports itself a replica. The new master answers
+// ROLE master a few milliseconds before the old one hears of it; a
+// takeover claim released in between let the old master's delete read it
+// as a master still and hand the new master's slots off.
+func (e *Executor) awaitDemoted(ctx context.Context, addr string) {
+	ctx, cancel := context.WithTimeout(ctx, demotedWait)
+	defer cancel()
+	for {
+		role, err := e.Pool.Client(addr).Do(ctx, "ROLE").Slice()
+		if err != nil || len(role) == 0 || role[0] != "master" {
+			return // demoted, or down (nothing then to hand off from it)
+		}
+		if sleep(ctx, 2*time.Millisecond) != nil {
+			e.debug(ctx, "the old master did not report itself a replica in time", map[string]any{"address": addr})
+			return
+		}
+	}
 }
