@@ -100,6 +100,9 @@ func (e *Executor) moveSlots(ctx context.Context, obs *Observed, s Step) error {
 			"from": s.Addr, "to": s.Target, "slots": s.Slots.Intersect(owned).String(), "reason": refused.Error(),
 			"remedy": "grant the provider's ACL user the atomic migration commands (see the ACL section of the provider documentation), and check the nodes' logs"})
 		s.Slots = s.Slots.Intersect(owned)
+	} else if owned, err := e.ownedBy(ctx, s.Addr); err == nil && !owned.Empty() && s.Slots.Intersect(owned).Equal(owned) {
+		// The move takes the source's last slots (see awaitTargetAgrees).
+		e.awaitTargetAgrees(ctx, s.Addr, srcID, s.Target, owned)
 	}
 	all := s.Slots.Slots()
 	start, lastLog, moved := time.Now(), time.Now(), 0

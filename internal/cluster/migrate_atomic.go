@@ -202,7 +202,7 @@ func (e *Executor) settleAtomic(ctx context.Context, m atomicMove, slots SlotSet
 	}
 	slots = slots.Intersect(owned)
 	if !slots.Empty() && slots.Equal(owned) {
-		e.awaitTargetAgrees(ctx, m, owned)
+		e.awaitTargetAgrees(ctx, m.srcAddr(), m.srcID, m.dstAddr(), owned)
 	}
 	return slots, nil
 }
@@ -221,24 +221,24 @@ const lastMoveAgreeWait = 5 * time.Second
 // those slots itself, with the next config epoch and none of their keys
 // (seen on Redis 8.6: 1,684 keys of 5461-8191 lost when a leaving master
 // handed them to one node and its last slots to another 40 ms later).
-func (e *Executor) awaitTargetAgrees(ctx context.Context, m atomicMove, owned SlotSet) {
+func (e *Executor) awaitTargetAgrees(ctx context.Context, src, srcID, dst string, owned SlotSet) {
 	ctx, cancel := context.WithTimeout(ctx, lastMoveAgreeWait)
 	defer cancel()
 	var seen SlotSet
 	start := time.Now()
 	for polls := 0; ; polls++ {
-		out, err := e.Pool.Client(m.dstAddr()).ClusterNodes(ctx).Result()
+		out, err := e.Pool.Client(dst).ClusterNodes(ctx).Result()
 		if err == nil {
 			if lines, perr := ParseNodes(out); perr == nil {
 				for i := range lines {
-					if lines[i].ID == m.srcID {
+					if lines[i].ID == srcID {
 						seen = lines[i].Slots
 					}
 				}
 				if seen.Equal(owned) {
 					if polls > 0 {
 						e.debug(ctx, "the target now agrees on what the source serves", map[string]any{
-							"from": m.srcAddr(), "to": m.dstAddr(), "elapsed_ms": time.Since(start).Milliseconds()})
+							"from": src, "to": dst, "elapsed_ms": time.Since(start).Milliseconds()})
 					}
 					return
 				}
@@ -246,7 +246,7 @@ func (e *Executor) awaitTargetAgrees(ctx context.Context, m atomicMove, owned Sl
 		}
 		if sleep(ctx, e.poll()) != nil {
 			e.info(ctx, "the target does not yet agree on what the source serves; moving its last slots anyway", map[string]any{
-				"from": m.srcAddr(), "to": m.dstAddr(), "source_serves": owned.String(), "target_sees": seen.String()})
+				"from": src, "to": dst, "source_serves": owned.String(), "target_sees": seen.String()})
 			return
 		}
 	}
