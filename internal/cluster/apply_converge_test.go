@@ -149,11 +149,7 @@ func TestApplyStopsWhenRoundsMakeNoProgress(t *testing.T) {
 // it a master again, as declared, instead of waiting for it to become one.
 func TestApplyMovesSlotsThereAndBack(t *testing.T) {
 	t.Parallel()
-	nodes := redistest.Start(t, 2, redistest.Options{})
-	a := redistest.Addrs(nodes)
-	e := newExecutor(t, nodes[0].Password())
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	nodes, a, e, ctx := startExecutor(t, 2, redistest.Options{}, 2*time.Minute)
 	one, two := halves(a)
 	if _, err := e.Apply(ctx, one, nil); err != nil {
 		t.Fatal(err)
@@ -182,11 +178,7 @@ func TestApplyMovesSlotsThereAndBack(t *testing.T) {
 // into a replica fails.
 func TestApplyMakesReplicaANewShard(t *testing.T) {
 	t.Parallel()
-	nodes := redistest.Start(t, 2, redistest.Options{})
-	a := redistest.Addrs(nodes)
-	e := newExecutor(t, nodes[0].Password())
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	nodes, a, e, ctx := startExecutor(t, 2, redistest.Options{}, 2*time.Minute)
 	one, two := halves(a)
 	one.Shards = []cluster.Shard{{Master: a[0], Replicas: []string{a[1]}, Slots: one.Shards[0].Slots}}
 	if _, err := e.Apply(ctx, one, nil); err != nil {
@@ -214,11 +206,7 @@ func TestApplyMakesReplicaANewShard(t *testing.T) {
 // instead of waiting until its deadline.
 func TestApplyFailsWhenNoStepRepairs(t *testing.T) {
 	t.Parallel()
-	nodes := redistest.Start(t, 3, redistest.Options{})
-	a := redistest.Addrs(nodes)
-	e := newExecutor(t, nodes[0].Password())
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	nodes, a, e, ctx := startExecutor(t, 3, redistest.Options{}, 2*time.Minute)
 	all := cluster.NewSlotSet(cluster.SlotRange{Start: 0, End: cluster.SlotCount - 1})
 	if _, err := e.Apply(ctx, cluster.Desired{Shards: []cluster.Shard{{Master: a[0], Slots: all}}}, nil); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,16 @@ func newExecutor(t *testing.T, password string) *cluster.Executor {
 	return &cluster.Executor{Pool: pool}
 }
 
+// startExecutor starts n nodes and an executor for them, with a context
+// that ends after timeout (or with the test).
+func startExecutor(t *testing.T, n int, opts redistest.Options, timeout time.Duration) ([]*redistest.Node, []string, *cluster.Executor, context.Context) {
+	t.Helper()
+	nodes := redistest.Start(t, n, opts)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return nodes, redistest.Addrs(nodes), newExecutor(t, nodes[0].Password()), ctx
+}
+
 func layout3x2(nodes []*redistest.Node) cluster.Desired {
 	a := redistest.Addrs(nodes)
 	split := cluster.EvenSplit(3)

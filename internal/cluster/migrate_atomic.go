@@ -60,16 +60,22 @@ func (m atomicMove) statusName() string {
 
 // ownedBy is the set of slots the node at addr serves, by its own view.
 func (e *Executor) ownedBy(ctx context.Context, addr string) (SlotSet, error) {
-	out, err := e.Pool.Client(addr).ClusterNodes(ctx).Result()
+	return e.slotsSeen(ctx, addr, "")
+}
+
+// slotsSeen is the set of slots the node with ID id serves by the view of
+// the node at viewer ("" for the viewer itself).
+func (e *Executor) slotsSeen(ctx context.Context, viewer, id string) (SlotSet, error) {
+	out, err := e.Pool.Client(viewer).ClusterNodes(ctx).Result()
 	if err != nil {
-		return SlotSet{}, nodeErr(addr, "CLUSTER NODES", err)
+		return SlotSet{}, nodeErr(viewer, "CLUSTER NODES", err)
 	}
 	lines, err := ParseNodes(out)
 	if err != nil {
-		return SlotSet{}, &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
+		return SlotSet{}, &NodeError{Addr: viewer, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
 	}
 	for _, l := range lines {
-		if l.Myself() {
+		if (id == "" && l.Myself()) || (id != "" && l.ID == id) {
 			return l.Slots, nil
 		}
 	}
@@ -227,21 +233,13 @@ func (e *Executor) awaitTargetAgrees(ctx context.Context, src, srcID, dst string
 	var seen SlotSet
 	start := time.Now()
 	for polls := 0; ; polls++ {
-		out, err := e.Pool.Client(dst).ClusterNodes(ctx).Result()
-		if err == nil {
-			if lines, perr := ParseNodes(out); perr == nil {
-				for i := range lines {
-					if lines[i].ID == srcID {
-						seen = lines[i].Slots
-					}
+		if got, err := e.slotsSeen(ctx, dst, srcID); err == nil {
+			if seen = got; seen.Equal(owned) {
+				if polls > 0 {
+					e.debug(ctx, "the target now agrees on what the source serves", map[string]any{
+						"from": src, "to": dst, "elapsed_ms": time.Since(start).Milliseconds()})
 				}
-				if seen.Equal(owned) {
-					if polls > 0 {
-						e.debug(ctx, "the target now agrees on what the source serves", map[string]any{
-							"from": src, "to": dst, "elapsed_ms": time.Since(start).Milliseconds()})
-					}
-					return
-				}
+				return
 			}
 		}
 		if sleep(ctx, e.poll()) != nil {

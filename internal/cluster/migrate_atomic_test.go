@@ -350,11 +350,7 @@ func TestAtomicMoveInterrupted(t *testing.T) {
 	for _, how := range []string{"cancel", "timeout"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			nodes := redistest.Start(t, 2, redistest.Options{})
-			a := redistest.Addrs(nodes)
-			e := newExecutor(t, nodes[0].Password())
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-			defer cancel()
+			nodes, a, e, ctx := startExecutor(t, 2, redistest.Options{}, 2*time.Minute)
 			one, two := halves(a)
 			if _, err := e.Apply(ctx, cluster.Desired{Shards: one.Shards[:1]}, nil); err != nil {
 				t.Fatal(err)
@@ -426,11 +422,7 @@ func TestAtomicMoveNodeKilled(t *testing.T) {
 	for _, victim := range []string{"source", "target"} {
 		t.Run(victim, func(t *testing.T) {
 			t.Parallel()
-			nodes := redistest.Start(t, 2, redistest.Options{ExtraArgs: []string{"--appendonly", "yes", "--appendfsync", "always"}})
-			a := redistest.Addrs(nodes)
-			e := newExecutor(t, nodes[0].Password())
-			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-			defer cancel()
+			nodes, a, e, ctx := startExecutor(t, 2, redistest.Options{ExtraArgs: []string{"--appendonly", "yes", "--appendfsync", "always"}}, 3*time.Minute)
 			one, two := halves(a)
 			if _, err := e.Apply(ctx, cluster.Desired{Shards: one.Shards[:1]}, nil); err != nil {
 				t.Fatal(err)
