@@ -1,5 +1,7 @@
 package cluster
 
+import "context"
+
 // Hooks for the external tests (package cluster_test), which can start
 // real nodes (redistest imports this package, so tests inside it cannot).
 
@@ -17,3 +19,9 @@ func WrapNodeErr(addr string, err error) error { return nodeErr(addr, "test", er
 
 // Secrets returns the pool's secrets.
 func (p *Pool) Secrets() *Secrets { return p.secrets }
+
+// ObserveMembers reads the node of spec, its seeds and master, and every
+// member a node read lists (Executor.observeMembers).
+func (e *Executor) ObserveMembers(ctx context.Context, spec NodeSpec) *Observed {
+	return e.observeMembers(ctx, spec)
+}

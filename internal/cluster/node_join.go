@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -266,96 +265,6 @@ func (e *Executor) checkJoin(ctx context.Context, spec NodeSpec, obs *Observed, 
 		return nil, fmt.Errorf("node %s: none of its seeds can be read, so it cannot join: %v", spec.Addr, obs.Failed()[0].Err)
 	}
 	return reachable, nil
-}
-
-// observeLoaded is observeMembers once no node read answers LOADING (a
-// node that just restarted reads its dataset first), as Apply waits.
-func (e *Executor) observeLoaded(ctx context.Context, spec NodeSpec) (*Observed, error) {
-	obs := e.observeMembers(ctx, spec)
-	for loading(obs) {
-		e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"address": spec.Addr})
-		if err := sleep(ctx, 10*e.poll()); err != nil {
-			return obs, fmt.Errorf("node %s: timed out waiting for nodes to load their dataset: %w", spec.Addr, err)
-		}
-		obs = e.observeMembers(ctx, spec)
-	}
-	return obs, nil
-}
-
-// observeMembers reads the node, its seeds and declared master, and every
-// member any node read lists in its view, until no view names a node not
-// read yet (see NodePlan: a slot owner only some member knows of must be
-// read, or its slots would look unowned).
-func (e *Executor) observeMembers(ctx context.Context, spec NodeSpec) *Observed {
-	obs := Observe(ctx, e.Pool, spec.Addrs(), true)
-	for range 4 {
-		var more []string
-		for _, a := range sortedKeys(obs.Nodes) {
-			st := obs.Node(a)
-			if !st.OK() {
-				continue
-			}
-			for _, l := range st.Known() {
-				if l.ID == obs.ID(spec.Addr) || l.Addr() == "" {
-					continue
-				}
-				if m := e.Pool.AnnouncedAddress(l.Addr()); obs.Node(m) == nil && !slices.Contains(more, m) {
-					more = append(more, m)
-				}
-			}
-		}
-		if len(more) == 0 {
-			break
-		}
-		for a, st := range Observe(ctx, e.Pool, more, true).Nodes {
-			obs.Nodes[a] = st
-		}
-	}
-	return obs
-}
-
-// repairNode repairs what the planner does not see from a node's point of
-// view: old IDs its peers keep at its address, a replica declared master
-// (reset, its data is a copy), slots an interrupted move left open on it.
-// It returns a fresh observation when it changed anything.
-func (e *Executor) repairNode(ctx context.Context, spec NodeSpec, obs *Observed, create bool) (*Observed, error) {
-	changed, err := e.forgetStale(ctx, spec, obs, create)
-	if err != nil {
-		return obs, err
-	}
-	if changed {
-		obs = e.observeMembers(ctx, spec)
-	}
-	if self := obs.Node(spec.Addr).Self(); spec.Role == RoleMaster && self != nil && self.IsReplica() {
-		if failedOverFrom(spec, obs) == "" && !takingOverFrom(spec, obs) {
-			if err := e.Pool.Client(spec.Addr).ClusterResetSoft(ctx).Err(); err != nil {
-				return obs, nodeErr(spec.Addr, "CLUSTER RESET SOFT", err)
-			}
-			e.info(ctx, "reset replica to make it a master", map[string]any{"address": spec.Addr})
-			obs = e.observeMembers(ctx, spec)
-		}
-	}
-	if spec.Role == RoleMaster {
-		settled, err := e.settleOpenSlots(ctx, spec, obs)
-		if err != nil {
-			return obs, err
-		}
-		if settled {
-			obs = e.observeMembers(ctx, spec)
-		}
-	}
-	return obs, nil
-}
-
-// takingOverFrom tells whether the node, declared master, replicates the
-// master that serves exactly its declared slots: a takeover under way.
-func takingOverFrom(spec NodeSpec, obs *Observed) bool {
-	self := obs.Node(spec.Addr).Self()
-	if self == nil || !self.IsReplica() || spec.Slots.Empty() {
-		return false
-	}
-	m := obs.Node(obs.AddrOf(self.MasterID)).Self()
-	return m != nil && m.IsMaster() && m.Slots.Equal(spec.Slots)
 }
 
 // runNodeSteps runs a node plan's steps. MEETs (with the slot assignments

@@ -351,3 +351,47 @@ func (e *Executor) settleOpenSlot(ctx context.Context, spec NodeSpec, all *Obser
 	one.Add(o.slot)
 	return true, e.fixSlot(ctx, cur, Step{Kind: StepFixSlot, Addr: o.owner, TargetID: cur.ID(o.owner), Slots: one})
 }
+
+// repairNode repairs what the planner does not see from a node's point of
+// view: old IDs its peers keep at its address, a replica declared master
+// (reset, its data is a copy), slots an interrupted move left open on it.
+// It returns a fresh observation when it changed anything.
+func (e *Executor) repairNode(ctx context.Context, spec NodeSpec, obs *Observed, create bool) (*Observed, error) {
+	changed, err := e.forgetStale(ctx, spec, obs, create)
+	if err != nil {
+		return obs, err
+	}
+	if changed {
+		obs = e.observeMembers(ctx, spec)
+	}
+	if self := obs.Node(spec.Addr).Self(); spec.Role == RoleMaster && self != nil && self.IsReplica() {
+		if failedOverFrom(spec, obs) == "" && !takingOverFrom(spec, obs) {
+			if err := e.Pool.Client(spec.Addr).ClusterResetSoft(ctx).Err(); err != nil {
+				return obs, nodeErr(spec.Addr, "CLUSTER RESET SOFT", err)
+			}
+			e.info(ctx, "reset replica to make it a master", map[string]any{"address": spec.Addr})
+			obs = e.observeMembers(ctx, spec)
+		}
+	}
+	if spec.Role == RoleMaster {
+		settled, err := e.settleOpenSlots(ctx, spec, obs)
+		if err != nil {
+			return obs, err
+		}
+		if settled {
+			obs = e.observeMembers(ctx, spec)
+		}
+	}
+	return obs, nil
+}
+
+// takingOverFrom tells whether the node, declared master, replicates the
+// master that serves exactly its declared slots: a takeover under way.
+func takingOverFrom(spec NodeSpec, obs *Observed) bool {
+	self := obs.Node(spec.Addr).Self()
+	if self == nil || !self.IsReplica() || spec.Slots.Empty() {
+		return false
+	}
+	m := obs.Node(obs.AddrOf(self.MasterID)).Self()
+	return m != nil && m.IsMaster() && m.Slots.Equal(spec.Slots)
+}
