@@ -284,7 +284,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 	out := &Observed{Nodes: make(map[string]*NodeState, len(prev.Nodes))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	slots := newSlotCache()
+	cache := newParseCache()
 	for _, a := range d.Observed() {
 		p := prev.Node(a)
 		if p == nil || !p.OK() {
@@ -318,7 +318,7 @@ func (e *Executor) refresh(ctx context.Context, d Desired, prev *Observed) *Obse
 			if err == nil {
 				n.Info = ParseInfo(info.Val())
 				var v []NodeLine
-				if v, err = parseNodes(nodes.Val(), slots); err == nil {
+				if v, err = parseNodes(nodes.Val(), cache); err == nil {
 					n.setView(v)
 				}
 			}

@@ -85,7 +85,7 @@ const (
 func ParseNodes(text string) ([]NodeLine, error) { return parseNodes(text, nil) }
 
 // parseNodes is ParseNodes sharing slot sets through cache (nil: none).
-func parseNodes(text string, cache *slotCache) ([]NodeLine, error) {
+func parseNodes(text string, cache *parseCache) ([]NodeLine, error) {
 	out := make([]NodeLine, 0, strings.Count(text, "\n")+1)
 	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -109,34 +109,91 @@ func parseNodes(text string, cache *slotCache) ([]NodeLine, error) {
 //	<id> <ip:port@cport[,hostname[,aux=val]*]> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...
 func ParseNodeLine(line string) (NodeLine, error) { return parseNodeLine(line, nil) }
 
-// slotCache shares the slot set of lines that list the same slots: every
-// member of a 200-node cluster lists each master's slots, and a refresh
-// parses 200 views, so that 20,000 lines hold 100 sets. Sets never change
-// once made (see SlotSet), so sharing them is safe. Safe for concurrent use.
-type slotCache struct {
-	mu   sync.Mutex
-	sets map[string]SlotSet // the slot fields of a line, as sent -> their set
+// parseCache shares what the views of one refresh have in common: every
+// member of a 200-node cluster lists the same 200 nodes, and a refresh
+// parses 200 views (40,000 lines).
+//
+//   - lines: a plain line (see plainLine) parses to the same NodeLine as
+//     any line that differs from it only in ping-sent and pong-recv (the
+//     fields that change every gossip round), so those two are parsed and
+//     the rest copied. Copies share Flags, Aux and Slots, which nothing
+//     changes once parsed.
+//   - sets: lines that list the same slots share one set, so that 20,000
+//     lines hold 100 sets. Sets never change once made (see SlotSet).
+//
+// Safe for concurrent use.
+type parseCache struct {
+	mu    sync.RWMutex
+	lines map[lineKey]NodeLine
+	sets  map[string]SlotSet // the slot fields of a line, as sent -> their set
 }
 
-func newSlotCache() *slotCache { return &slotCache{sets: map[string]SlotSet{}} }
+// lineKey is a plain line without its ping-sent and pong-recv fields:
+// what precedes them and what follows them, as sent.
+type lineKey struct{ head, tail string }
 
-func (c *slotCache) get(key string) (SlotSet, bool) {
+func newParseCache() *parseCache {
+	return &parseCache{lines: map[lineKey]NodeLine{}, sets: map[string]SlotSet{}}
+}
+
+func (c *parseCache) line(k lineKey) (NodeLine, bool) {
 	if c == nil {
-		return SlotSet{}, false
+		return NodeLine{}, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.lines[k]
+	return n, ok
+}
+
+func (c *parseCache) putLine(k lineKey, n NodeLine) {
+	if c == nil {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lines[k] = n
+}
+
+func (c *parseCache) get(key string) (SlotSet, bool) {
+	if c == nil {
+		return SlotSet{}, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	s, ok := c.sets[key]
 	return s, ok
 }
 
-func (c *slotCache) put(key string, s SlotSet) {
+func (c *parseCache) put(key string, s SlotSet) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sets[key] = s
+}
+
+// pingFields splits a plain line (see plainLine) around its ping-sent and
+// pong-recv fields (the 5th and 6th); ok is false when it has fewer than
+// six fields.
+func pingFields(line string) (k lineKey, ping, pong string, ok bool) {
+	var start, end [6]int
+	i := 0
+	for f := range 6 {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i == len(line) {
+			return lineKey{}, "", "", false
+		}
+		start[f] = i
+		for i < len(line) && line[i] != ' ' {
+			i++
+		}
+		end[f] = i
+	}
+	return lineKey{line[:start[4]], line[end[5]:]}, line[start[4]:end[4]], line[start[5]:end[5]], true
 }
 
 // plainLine tells whether line is printable ASCII split by single or
@@ -166,7 +223,33 @@ func slotFields(line string) string {
 	return strings.TrimSpace(rest)
 }
 
-func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
+func parseNodeLine(line string, cache *parseCache) (NodeLine, error) {
+	if cache == nil || !plainLine(line) {
+		return parseLine(line, nil)
+	}
+	k, ping, pong, ok := pingFields(line)
+	if !ok {
+		return parseLine(line, cache)
+	}
+	if n, hit := cache.line(k); hit {
+		var err1, err2 error
+		n.PingSent, err1 = strconv.ParseInt(ping, 10, 64)
+		n.PongRecv, err2 = strconv.ParseInt(pong, 10, 64)
+		if err1 == nil && err2 == nil {
+			return n, nil
+		}
+		return parseLine(line, nil) // says which field is bad
+	}
+	n, err := parseLine(line, cache)
+	if err == nil {
+		cache.putLine(k, n)
+	}
+	return n, err
+}
+
+// parseLine parses one line, sharing its slot set through cache (nil:
+// none; only for a plain line, whose slot fields slotFields finds).
+func parseLine(line string, cache *parseCache) (NodeLine, error) {
 	var buf [24]string
 	f := fields(line, buf[:0])
 	if len(f) < 8 {
@@ -210,7 +293,7 @@ func parseNodeLine(line string, cache *slotCache) (NodeLine, error) {
 	// The slot fields as sent, to share their set with lines that list the
 	// same (open slots aside: they are parsed into the line itself).
 	key := ""
-	if cache != nil && plainLine(line) {
+	if cache != nil {
 		key = slotFields(line)
 		if set, ok := cache.get(key); ok {
 			n.Slots = set

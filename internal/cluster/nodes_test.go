@@ -537,22 +537,26 @@ func TestSlotSetAlgebra(t *testing.T) {
 
 // viewOf renders the CLUSTER NODES a member of an n-node cluster (n/2
 // masters with a replica each, slots split evenly) would answer.
-func viewOf(n int) string {
+func viewOf(n int) string { return viewFrom(n, 0, 0) }
+
+// viewFrom is member v's view of the cluster of viewOf: it is myself, and
+// ping-sent and pong-recv differ from view to view, as in a refresh.
+func viewFrom(n, v, round int) string {
 	var b strings.Builder
 	masters := n / 2
 	split := EvenSplit(masters)
 	id := func(i int) string { return fmt.Sprintf("%040x", i+1) }
 	for i := range n {
 		flags, master, slots := "master", "-", ""
-		if i == 0 {
-			flags = "myself,master"
-		}
 		if i < masters {
 			slots = " " + strings.Join(split[i].Strings(), " ")
 		} else {
 			flags, master = "slave", id(i-masters)
 		}
-		fmt.Fprintf(&b, "%s 127.0.%d.%d:6379@16379 %s %s 0 1795628157643 %d connected%s\n", id(i), i/250, i%250+1, flags, master, i%masters+1, slots)
+		if i == v {
+			flags = "myself," + flags
+		}
+		fmt.Fprintf(&b, "%s 127.0.%d.%d:6379@16379 %s %s %d %d %d connected%s\n", id(i), i/250, i%250+1, flags, master, (v+i+round)%3, 1795628157643+int64(v+i+round), i%masters+1, slots)
 	}
 	return b.String()
 }
@@ -586,7 +590,7 @@ func FuzzFields(f *testing.F) {
 // parsed alone, and lines listing the same slots share one set.
 func TestParseNodesSharesSlots(t *testing.T) {
 	text := viewOf(20) + "0000000000000000000000000000000000000063 127.0.9.9:6379@16379 master - 0 0 9 connected 5-6 [7->-0000000000000000000000000000000000000001]\n"
-	cache := newSlotCache()
+	cache := newParseCache()
 	first, err := parseNodes(text, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -622,16 +626,80 @@ func TestParseNodesSharesSlots(t *testing.T) {
 }
 
 // BenchmarkParseRefresh parses what a refresh of a 200-node cluster reads:
-// 200 views, through one slot cache as ObserveWith does.
+// 200 views (each its own myself line, ping-sent and pong-recv), through
+// one cache as ObserveWith does.
 func BenchmarkParseRefresh(b *testing.B) {
-	text := viewOf(200)
+	texts := make([]string, 200)
+	for v := range texts {
+		texts[v] = viewFrom(200, v, 0)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		cache := newSlotCache()
-		for range 200 {
+		cache := newParseCache()
+		for _, text := range texts {
 			if _, err := parseNodes(text, cache); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
+}
+
+// TestParseNodesCachesLines: the views of a refresh parsed through one
+// cache equal each view parsed alone, though every view has its own
+// myself line and ping-sent and pong-recv.
+func TestParseNodesCachesLines(t *testing.T) {
+	cache := newParseCache()
+	for v := range 6 {
+		text := viewFrom(6, v, v)
+		got, err := parseNodes(text, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseNodes(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("view %d through the cache:\n%+v\nalone:\n%+v", v, got, want)
+		}
+	}
+	// 6 lines as others see them, 6 as myself.
+	if len(cache.lines) != 12 {
+		t.Fatalf("cache holds %d lines, want 12", len(cache.lines))
+	}
+	// A cached line with a bad ping-sent is refused as without the cache.
+	bad := strings.Replace(strings.SplitN(viewOf(6), "\n", 2)[0], " 0 1795628157643 ", " x 1795628157643 ", 1)
+	_, err := parseNodeLine(bad, cache)
+	_, want := ParseNodeLine(bad)
+	if err == nil || want == nil || err.Error() != want.Error() {
+		t.Fatalf("bad ping-sent through the cache: %v, alone: %v", err, want)
+	}
+}
+
+// FuzzParseNodeLineCached: a line parsed through a cache that already
+// holds it, or a line that differs only in ping-sent and pong-recv, parses
+// exactly as it does alone, errors included.
+func FuzzParseNodeLineCached(f *testing.F) {
+	for line := range strings.SplitSeq(walkthroughNodes, "\n") {
+		f.Add(line, "12", "1795628157643")
+	}
+	f.Add("07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,host,shard-id=ab master - 0 1426238317239 4 connected 0-10", "-1", "+2")
+	f.Fuzz(func(t *testing.T, line, ping, pong string) {
+		cache := newParseCache()
+		same := func(l string) {
+			got, err := parseNodeLine(l, cache)
+			want, wantErr := ParseNodeLine(l)
+			if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("%q: error %v through the cache, %v alone", l, err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: through the cache\n%+v\nalone\n%+v", l, got, want)
+			}
+		}
+		same(line)
+		same(line)
+		if k, _, _, ok := pingFields(line); ok {
+			same(k.head + ping + " " + pong + k.tail)
+		}
+	})
 }

@@ -295,7 +295,7 @@ type ObserveOptions struct {
 	// match, persistence settings, INFO replication).
 	Safety bool
 
-	slots *slotCache // shared by the views of one observation
+	cache *parseCache // shared by the views of one observation
 }
 
 // keys lists the settings to read, without duplicates.
@@ -324,7 +324,7 @@ func (o ObserveOptions) keys() []string {
 func ObserveWith(ctx context.Context, pool *Pool, addrs []string, opts ObserveOptions) *Observed {
 	obs := &Observed{Nodes: make(map[string]*NodeState, len(addrs))}
 	if opts.Views && len(addrs) > 1 {
-		opts.slots = newSlotCache()
+		opts.cache = newParseCache()
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -436,7 +436,7 @@ func observeNodeWith(ctx context.Context, pool *Pool, addr string, opts ObserveO
 		}
 	}
 	if views {
-		v, err := parseNodes(nodes.Val(), opts.slots)
+		v, err := parseNodes(nodes.Val(), opts.cache)
 		if err != nil {
 			n.Err = &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
 			return n

@@ -81,7 +81,7 @@ var noWords slotWords
 // shared between copies and never changed once a set holds it; Add, Remove
 // and AddRange give the set a changed copy. A node's view of a 200-node
 // cluster holds 200 lines, and a refresh reads 200 views: lines without
-// slots carry no bitmap, and lines that agree share one (see slotCache).
+// slots carry no bitmap, and lines that agree share one (see parseCache).
 // To add many slots one by one, use a SlotBuilder. Sets are not comparable
 // with ==; use Equal.
 type SlotSet struct {
