@@ -156,14 +156,23 @@ func knowsAll(view []NodeLine, d Desired, obs *Observed) bool {
 // does not know the other: from the node that does not, or from the first
 // of the pair when neither does.
 func missingPairs(addrs []string, obs *Observed) []Step {
+	// 20,000 pairs at 200 nodes, in every plan and every poll of a wait:
+	// each node and ID is looked up once, not once per pair.
+	nodes := make([]*NodeState, len(addrs))
+	ids := make([]string, len(addrs))
+	for i, a := range addrs {
+		nodes[i], ids[i] = obs.Node(a), obs.ID(a)
+	}
+	knowsAt := func(i, j int) bool { return knownLine(nodes[i].Lookup(ids[j])) }
 	var out []Step
 	for i, a := range addrs {
-		for _, b := range addrs[i+1:] {
+		for j := i + 1; j < len(addrs); j++ {
+			b := addrs[j]
 			var st Step
 			switch {
-			case !knows(obs, a, b):
+			case !knowsAt(i, j):
 				st = meetStep(StepMeet, obs, a, b)
-			case !knows(obs, b, a):
+			case !knowsAt(j, i):
 				st = meetStep(StepMeet, obs, b, a)
 			default:
 				continue

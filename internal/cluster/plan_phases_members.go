@@ -154,10 +154,11 @@ func staleEntries(d Desired, obs *Observed) map[string]string {
 }
 
 // knows tells whether the node at a knows the node at b by its current ID.
-func knows(obs *Observed, a, b string) bool {
-	l := obs.Node(a).Lookup(obs.ID(b))
-	return l != nil && !l.Handshake() && !l.HasFlag("noaddr")
-}
+func knows(obs *Observed, a, b string) bool { return knownLine(obs.Node(a).Lookup(obs.ID(b))) }
+
+// knownLine tells whether a view's line of a node says the viewer knows
+// it: not in the MEET handshake, not without an address.
+func knownLine(l *NodeLine) bool { return l != nil && !l.Handshake() && !l.HasFlag("noaddr") }
 
 func meetStep(kind StepKind, obs *Observed, from, to string) Step {
 	t := obs.Node(to)
