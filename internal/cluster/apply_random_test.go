@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,8 @@ import (
 //	  go test ./internal/cluster -run TestApplyRandomChanges -v -timeout 30m
 //
 // A failure prints its seed and round: RANDOM_CHANGES_SEED=<seed> replays it.
+// A race may not come back on replay: RANDOM_CHANGES_LOG=dir keeps the
+// executor's progress per seed, and REDISTEST_KEEP_LOGS=dir the nodes' logs.
 
 // randomChangeSeeds are the seeds make test runs (each a few rounds).
 var randomChangeSeeds = []uint64{1, 2}
@@ -81,6 +85,7 @@ func randomChanges(t *testing.T, seed uint64, rounds int, budget time.Duration) 
 	d, free := redistest.FirstDesired(r, pool)
 
 	e := newExecutor(t, nodes[0].Password())
+	logExecutor(t, e, os.Getenv("RANDOM_CHANGES_LOG"), seed)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	if _, err := e.Apply(ctx, d, nil); err != nil {
@@ -135,4 +140,29 @@ func randomChanges(t *testing.T, seed uint64, rounds int, budget time.Duration) 
 		redistest.CheckKeys(t, members(next.Addrs()), written)
 		d, free = next, nfree
 	}
+}
+
+// logExecutor writes the executor's progress (its Info and Debug lines,
+// timestamped) to dir/seed-<seed>.log when dir is set: what a failed
+// random round planned and ran, beside the nodes' own logs
+// (REDISTEST_KEEP_LOGS).
+func logExecutor(t *testing.T, e *cluster.Executor, dir string, seed uint64) {
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("seed-%d.log", seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	var mu sync.Mutex
+	logf := func(_ context.Context, msg string, fields map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f, "%s %s %v\n", time.Now().Format("15:04:05.000"), msg, fields)
+	}
+	e.Info, e.Debug = logf, logf
 }
