@@ -1,6 +1,9 @@
 package cluster
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Plan's membership phases: config epochs for fresh nodes, forgetting
 // stale entries, and the full-mesh MEET.
@@ -58,10 +61,12 @@ func (p *planner) forgetSteps() []Step {
 // link in 3.4 s. The wait (waitKnown) seeds gossip from the hub and meets
 // whatever pair gossip leaves out. hub is the hub, "" for pairwise MEETs.
 func (p *planner) meetSteps() (steps []Step, hub string) {
+	intro := p.introductions()
 	missing := missingPairs(p.addrs, p.obs)
 	if len(missing) == 0 {
-		return nil, ""
+		return intro, ""
 	}
+	defer func() { steps = append(intro, steps...) }()
 	if h := p.meetHub(len(missing)); h != "" {
 		follows := map[string]string{} // replica -> the master it is planned to follow
 		for i, s := range p.d.Shards {
@@ -89,6 +94,43 @@ func (p *planner) meetSteps() (steps []Step, hub string) {
 		return steps, h
 	}
 	return missing, ""
+}
+
+// introductions meets, from the first declared node, each node that
+// serves slots and that no declared node knows: a declaration that
+// replaces every member at once (every master leaving, no replica
+// staying) has no declared node that knows the slots' current owners, so
+// gossip never joins the two and the moves wait forever on new nodes
+// that report cluster_state:fail. One MEET per owner is enough: gossip
+// introduces the rest of both sides.
+func (p *planner) introductions() []Step {
+	if len(p.addrs) == 0 {
+		return nil
+	}
+	var out []Step
+	seen := map[string]bool{}
+	for _, a := range p.claims {
+		if a == "" || seen[a] {
+			continue
+		}
+		seen[a] = true
+		if slices.Contains(p.addrs, a) || !p.obs.Node(a).OK() {
+			continue
+		}
+		known := false
+		for _, x := range p.addrs {
+			if knows(p.obs, x, a) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			st := meetStep(StepMeet, p.obs, p.addrs[0], a)
+			st.Why = fmt.Sprintf("%s serves slots that move to declared nodes, and no declared node knows it; apply joins it to %s with CLUSTER MEET", a, p.addrs[0])
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // Hub meets: from hubMinNodes declared nodes up, when more than

@@ -343,3 +343,45 @@ func TestPlannerDetachSteps(t *testing.T) {
 		t.Fatalf("want an error naming .12 and the risk, got %v", err)
 	}
 }
+
+// TestPlannerIntroductions: a declaration that replaces every member at
+// once (two lone new masters; the two old masters serving every slot are
+// removed) meets the first declared node with each old master, which no
+// declared node knows; once one declared node knows them, no introduction.
+func TestPlannerIntroductions(t *testing.T) {
+	split := EvenSplit(2)
+	d := Desired{Shards: []Shard{
+		{Master: "10.0.2.3:6379", Slots: split[0]},
+		{Master: "10.0.2.4:6379", Slots: split[1]},
+	}, Remove: []string{"10.0.2.1:6379", "10.0.2.2:6379"}}
+	old := []fakeNode{
+		{addr: "10.0.2.1:6379", id: fid(1), slots: split[1].String(), epoch: 1, knows: []string{fid(2)}},
+		{addr: "10.0.2.2:6379", id: fid(2), slots: split[0].String(), epoch: 2, knows: []string{fid(1)}},
+	}
+	fresh := []fakeNode{
+		{addr: "10.0.2.3:6379", id: fid(3), knows: []string{}},
+		{addr: "10.0.2.4:6379", id: fid(4), knows: []string{}},
+	}
+	steps, _ := newPlanner(d, fakeObserved(t, append(slices.Clone(old), fresh...))).meetSteps()
+	intro := map[string]bool{}
+	for _, s := range steps {
+		if s.Kind == StepMeet && s.Addr == "10.0.2.3:6379" && (s.Target == "10.0.2.1:6379" || s.Target == "10.0.2.2:6379") {
+			intro[s.Target] = true
+			if !strings.Contains(s.Why, "no declared node knows it") {
+				t.Errorf("%s: why %q", s, s.Why)
+			}
+		}
+	}
+	if len(intro) != 2 {
+		t.Fatalf("meets %v: want 10.0.2.3 to meet both old masters", steps)
+	}
+	// The new nodes know one old master: gossip joins the rest.
+	fresh[0].knows = []string{fid(1), fid(4)}
+	fresh[1].knows = []string{fid(3)}
+	steps, _ = newPlanner(d, fakeObserved(t, append(slices.Clone(old), fresh...))).meetSteps()
+	for _, s := range steps {
+		if strings.Contains(s.Why, "no declared node knows it") && s.Target == "10.0.2.1:6379" {
+			t.Fatalf("%s: 10.0.2.3 knows 10.0.2.1 already", s)
+		}
+	}
+}
