@@ -325,6 +325,12 @@ func (e *Executor) failover(ctx context.Context, s Step) error {
 	// failover of this shard less than 2 x cluster-node-timeout ago: send
 	// it again until it wins or ctx ends.
 	for attempt := 1; ; attempt++ {
+		// Redis may have moved the replica to another master meanwhile
+		// (replica migration to an orphaned master, on by default): a
+		// failover now would take over that master's shard.
+		if err := e.checkFollows(ctx, s.Addr, s.Target); err != nil {
+			return err
+		}
 		e.info(ctx, "failing back", map[string]any{"address": s.Addr, "current_master": s.Target, "attempt": attempt})
 		if err := c.ClusterFailover(ctx).Err(); err != nil {
 			// The acting master is failing (just killed, say): the cluster
@@ -348,6 +354,37 @@ func (e *Executor) failover(ctx context.Context, s Step) error {
 			}
 		}
 	}
+}
+
+// checkFollows checks, right before a failover, that the replica at addr
+// still replicates master (by node ID, in the replica's own view). When it
+// follows another master, the round plans again (replanError) instead of
+// taking over the wrong shard: seen when Redis migrated a replica waiting
+// for its first sync to a master a replica move had just orphaned.
+func (e *Executor) checkFollows(ctx context.Context, addr, master string) error {
+	want, err := e.Pool.Client(master).ClusterMyID(ctx).Result()
+	if err != nil {
+		return nodeErr(master, "CLUSTER MYID", err)
+	}
+	text, err := e.Pool.Client(addr).ClusterNodes(ctx).Result()
+	if err != nil {
+		return nodeErr(addr, "CLUSTER NODES", err)
+	}
+	view, err := ParseNodes(text)
+	if err != nil {
+		return nodeErr(addr, "CLUSTER NODES", err)
+	}
+	st := &NodeState{Addr: addr}
+	st.setView(view)
+	if self := st.Self(); self != nil && self.MasterID != strings.TrimSpace(want) {
+		now := describe("a node", self.MasterID)
+		if l := st.Lookup(self.MasterID); l != nil && l.Addr() != "" {
+			now = describe(e.Pool.AnnouncedAddress(l.Addr()), self.MasterID)
+		}
+		return &replanError{why: fmt.Sprintf("%s now replicates %s, not %s (Redis moved it to another master, replica migration); planning again",
+			addr, now, master)}
+	}
+	return nil
 }
 
 // manualFailoverTimeout is a little over Redis' CLUSTER_MF_TIMEOUT (5 s).

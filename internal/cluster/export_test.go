@@ -25,3 +25,11 @@ func (p *Pool) Secrets() *Secrets { return p.secrets }
 func (e *Executor) ObserveMembers(ctx context.Context, spec NodeSpec) *Observed {
 	return e.observeMembers(ctx, spec)
 }
+
+// CheckFollows is Executor.checkFollows.
+func (e *Executor) CheckFollows(ctx context.Context, addr, master string) error {
+	return e.checkFollows(ctx, addr, master)
+}
+
+// OnlyReplan tells whether err asks the round to plan again.
+func OnlyReplan(err error) bool { return onlyReplan(err) }
