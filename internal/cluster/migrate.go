@@ -339,6 +339,20 @@ func (e *Executor) waitClusterOK(ctx context.Context, addrs ...string) error {
 	return nil
 }
 
+// slotClaimant is the master whose own view serves slot ("" when none):
+// owner when it does, even if another master still claims the slot too
+// (a view not yet updated), since SETSLOT IMPORTING on the slot's owner
+// fails ("I'm already the owner"); else the last claimant by address.
+func slotClaimant(obs *Observed, owner string, slot int) string {
+	claimant := ""
+	for _, a := range sortedKeys(obs.Nodes) {
+		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && self.Slots.Has(slot) && claimant != owner {
+			claimant = a
+		}
+	}
+	return claimant
+}
+
 // fixSlot settles a slot left importing/migrating by an interrupted move:
 // the owner (s.Addr) imports it from whoever serves it now, every other
 // node holding keys of it hands them over, and the slot is assigned to the
@@ -350,12 +364,7 @@ func (e *Executor) fixSlot(ctx context.Context, obs *Observed, s Step) error {
 	if err := e.waitClusterOK(ctx, owner); err != nil {
 		return err
 	}
-	claimant := ""
-	for _, a := range sortedKeys(obs.Nodes) {
-		if self := obs.Node(a).Self(); self != nil && self.IsMaster() && self.Slots.Has(slot) {
-			claimant = a
-		}
-	}
+	claimant := slotClaimant(obs, owner, slot)
 	if claimant == owner {
 		// Rolling back: the owner must stop redirecting the slot's missing
 		// keys (ASK) before it can take the moved ones back.
