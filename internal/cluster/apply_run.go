@@ -115,6 +115,12 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 			err = e.failover(ctx, s)
 		case StepMoveSlots:
 			err = e.moveSlots(ctx, obs, s)
+			if isSetSlotNotMaster(err) || isTargetNotMaster(err) {
+				// An end turned replica since the plan: a master that gave
+				// its last slot away follows the node that took it
+				// (replica migration). The next plan detaches it first.
+				err = &replanError{why: fmt.Sprintf("%s: %v", s, err)}
+			}
 		case StepFixSlot:
 			err = e.fixSlot(ctx, obs, s)
 		case StepConfigSet:
