@@ -113,16 +113,19 @@ func (e *Executor) runNode(ctx context.Context, obs *Observed, steps []Step, idx
 			err = e.replicate(ctx, s)
 		case StepFailover:
 			err = e.failover(ctx, s)
-		case StepMoveSlots:
-			err = e.moveSlots(ctx, obs, s)
+		case StepMoveSlots, StepFixSlot:
+			if s.Kind == StepMoveSlots {
+				err = e.moveSlots(ctx, obs, s)
+			} else {
+				err = e.fixSlot(ctx, obs, s)
+			}
 			if isSetSlotNotMaster(err) || isTargetNotMaster(err) {
-				// An end turned replica since the plan: a master that gave
-				// its last slot away follows the node that took it
-				// (replica migration). The next plan detaches it first.
+				// The ends' roles changed since the plan: a master that
+				// gave its last slot away follows the node that took it
+				// (the next plan detaches it), or the source has not yet
+				// heard that the target was promoted. Plan again.
 				err = &replanError{why: fmt.Sprintf("%s: %v", s, err)}
 			}
-		case StepFixSlot:
-			err = e.fixSlot(ctx, obs, s)
 		case StepConfigSet:
 			err = e.configSet(ctx, obs, s)
 		case StepDetach:
