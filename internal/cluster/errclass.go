@@ -93,6 +93,11 @@ func isRedisError(err error) bool {
 // its RDB or AOF at start.
 func isLoading(err error) bool { return redis.IsLoadingError(err) }
 
+// IsLoading tells whether err is a node's LOADING reply: it is reading
+// its dataset (after a restart, or a replica's full sync) and answers
+// again once loaded.
+func IsLoading(err error) bool { return isLoading(err) }
+
 // isPermission: "NOPERM this user has no permissions to run the
 // 'cluster|meet' command" (Redis 6.0-7.0), "NOPERM User u has no
 // permissions to run the 'cluster|meet' command" (Redis 7.2+, Valkey),

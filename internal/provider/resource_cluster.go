@@ -240,6 +240,12 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 				fmt.Sprintf("%s\nThe plan uses what the other members report about it. Apply fails if it needs this node; bring it back or remove it from shards.", r.data.redact(n.Err)))
 			continue
 		}
+		if cluster.IsLoading(n.Err) {
+			resp.Diagnostics.AddWarning("Cluster Node Loading",
+				fmt.Sprintf("%s\nThe node is loading its dataset (after a restart, or a replica's full sync) and answers once it has. "+
+					"The plan uses what the other members report about it; apply waits until it has loaded.", r.data.redact(n.Err)))
+			continue
+		}
 		resp.Diagnostics.AddError("Cannot Read Cluster Node", r.data.redact(n.Err)+"\n"+remedyOf(n.Err))
 	}
 	if resp.Diagnostics.HasError() || reachable == 0 {

@@ -381,3 +381,50 @@ func moveSlotByHand(t *testing.T, src, dst *redistest.Node, slot, keep int) {
 	redistest.Do(t, dst, "CLUSTER", "SETSLOT", slot, "NODE", dstID)
 	redistest.Do(t, src, "CLUSTER", "SETSLOT", slot, "NODE", dstID)
 }
+
+// TestAccCluster_nodeLoading: a plan while a replica loads its dataset
+// (after a restart; key-load-delay makes it last seconds) warns and reads
+// the cluster from the other members: a LOADING reply is not an error, as
+// a replica that finishes a full sync after an apply answers it too.
+func TestAccCluster_nodeLoading(t *testing.T) {
+	t.Parallel()
+	if e := redistest.ServerEngine(t); !e.Valkey() && !e.AtLeast(6, 2) {
+		t.Skipf("%s has no key-load-delay to hold a node in LOADING", e)
+	}
+	nodes := redistest.Start(t, 2, redistest.Options{ExtraArgs: []string{
+		"--key-load-delay", "2000", "--loading-process-events-interval-bytes", "1024"}})
+	a := redistest.Addrs(nodes)
+	cfg := clusterConfig(nodes[0].Password(), shardsHCL([]string{a[0]}, [][]string{{a[1]}}, nil), "force_destroy = true")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkAllReset(t, nodes),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() {
+					redistest.Fill(t, nodes[:1], 3000, "k")
+					redistest.WaitFor(t, 60*time.Second, func() bool {
+						return nodes[1].Client().DBSize(t.Context()).Val() == 3000 // LOADING while it syncs
+					}, "the replica to hold every key")
+					redistest.Do(t, nodes[1], "SAVE")
+					nodes[1].Restart(t) // returns once INFO answers: loading 3000 keys at 2 ms each
+					if err := nodes[1].Client().DBSize(t.Context()).Err(); !cluster.IsLoading(err) {
+						t.Fatalf("replica %s after restart: %v, want LOADING", a[1], err)
+					}
+				},
+				Config:   cfg,
+				PlanOnly: true,
+			},
+			{
+				// Destroy, like apply, needs every node: once loaded.
+				PreConfig: func() {
+					redistest.WaitFor(t, 60*time.Second, func() bool {
+						return nodes[1].Client().DBSize(t.Context()).Err() == nil
+					}, "the replica to load its dataset")
+				},
+				Config:   cfg,
+				PlanOnly: true,
+			},
+		},
+	})
+}
