@@ -30,6 +30,15 @@ func (e *KeysError) Error() string {
 // empty are left as they are.
 func (e *Executor) Destroy(ctx context.Context, addrs []string, force bool) error {
 	obs := Observe(ctx, e.Pool, addrs, true)
+	// A node that just restarted, or a replica loading a full sync,
+	// answers LOADING until its dataset is in memory: wait, as Apply does.
+	for loading(obs) {
+		e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"nodes": len(addrs)})
+		if err := sleep(ctx, 10*e.poll()); err != nil {
+			return fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
+		}
+		obs = Observe(ctx, e.Pool, addrs, true)
+	}
 	var errs Errors
 	for _, n := range obs.Failed() {
 		errs = append(errs, n.Err)
