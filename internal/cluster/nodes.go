@@ -123,9 +123,8 @@ func ParseNodeLine(line string) (NodeLine, error) { return parseNodeLine(line, n
 //
 // Safe for concurrent use.
 type parseCache struct {
-	mu    sync.RWMutex
-	lines map[lineKey]NodeLine
-	sets  map[string]SlotSet // the slot fields of a line, as sent -> their set
+	lines syncMap[lineKey, NodeLine]
+	sets  syncMap[string, SlotSet] // the slot fields of a line, as sent -> their set
 }
 
 // lineKey is a plain line without its ping-sent and pong-recv fields:
@@ -133,45 +132,26 @@ type parseCache struct {
 type lineKey struct{ head, tail string }
 
 func newParseCache() *parseCache {
-	return &parseCache{lines: map[lineKey]NodeLine{}, sets: map[string]SlotSet{}}
+	return &parseCache{lines: syncMap[lineKey, NodeLine]{m: map[lineKey]NodeLine{}}, sets: syncMap[string, SlotSet]{m: map[string]SlotSet{}}}
 }
 
-func (c *parseCache) line(k lineKey) (NodeLine, bool) {
-	if c == nil {
-		return NodeLine{}, false
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	n, ok := c.lines[k]
-	return n, ok
+// syncMap is a map guarded for concurrent use.
+type syncMap[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
 }
 
-func (c *parseCache) putLine(k lineKey, n NodeLine) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lines[k] = n
+func (s *syncMap[K, V]) get(k K) (V, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.m[k]
+	return v, ok
 }
 
-func (c *parseCache) get(key string) (SlotSet, bool) {
-	if c == nil {
-		return SlotSet{}, false
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	s, ok := c.sets[key]
-	return s, ok
-}
-
-func (c *parseCache) put(key string, s SlotSet) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sets[key] = s
+func (s *syncMap[K, V]) put(k K, v V) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = v
 }
 
 // pingFields splits a plain line (see plainLine) around its ping-sent and
@@ -231,7 +211,7 @@ func parseNodeLine(line string, cache *parseCache) (NodeLine, error) {
 	if !ok {
 		return parseLine(line, cache)
 	}
-	if n, hit := cache.line(k); hit {
+	if n, hit := cache.lines.get(k); hit {
 		var err1, err2 error
 		n.PingSent, err1 = strconv.ParseInt(ping, 10, 64)
 		n.PongRecv, err2 = strconv.ParseInt(pong, 10, 64)
@@ -242,7 +222,7 @@ func parseNodeLine(line string, cache *parseCache) (NodeLine, error) {
 	}
 	n, err := parseLine(line, cache)
 	if err == nil {
-		cache.putLine(k, n)
+		cache.lines.put(k, n)
 	}
 	return n, err
 }
@@ -295,7 +275,7 @@ func parseLine(line string, cache *parseCache) (NodeLine, error) {
 	key := ""
 	if cache != nil {
 		key = slotFields(line)
-		if set, ok := cache.get(key); ok {
+		if set, ok := cache.sets.get(key); ok {
 			n.Slots = set
 			return n, nil
 		}
@@ -304,7 +284,7 @@ func parseLine(line string, cache *parseCache) (NodeLine, error) {
 		return bad(what, err)
 	}
 	if key != "" {
-		cache.put(key, n.Slots)
+		cache.sets.put(key, n.Slots)
 	}
 	return n, nil
 }

@@ -664,8 +664,8 @@ func TestParseNodesCachesLines(t *testing.T) {
 		}
 	}
 	// 6 lines as others see them, 6 as myself.
-	if len(cache.lines) != 12 {
-		t.Fatalf("cache holds %d lines, want 12", len(cache.lines))
+	if len(cache.lines.m) != 12 {
+		t.Fatalf("cache holds %d lines, want 12", len(cache.lines.m))
 	}
 	// A cached line with a bad ping-sent is refused as without the cache.
 	bad := strings.Replace(strings.SplitN(viewOf(6), "\n", 2)[0], " 0 1795628157643 ", " x 1795628157643 ", 1)
