@@ -96,18 +96,14 @@ func (e *Executor) Apply(ctx context.Context, d Desired, obs *Observed) (*Observ
 		if obs == nil {
 			obs = ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
 		}
-		// A node that just restarted answers LOADING until its dataset is
-		// in memory: wait for it rather than fail the apply.
-		for loading(obs) {
-			e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"round": round + 1})
-			if err := sleep(ctx, 10*e.poll()); err != nil {
-				return obs, fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
-			}
-			obs = ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
+		var err error
+		if obs, err = e.awaitLoaded(ctx, obs, func() *Observed {
+			return ObserveWith(ctx, e.Pool, addrs, ObserveOptions{Views: true, Config: d.ConfigKeys()})
+		}, map[string]any{"round": round + 1}); err != nil {
+			return obs, err
 		}
 		// Nothing is sent while nodes are cut off from the majority: a
 		// command there would act on a stale view (see awaitHealed).
-		var err error
 		if obs, err = e.awaitHealed(ctx, d, obs); err != nil {
 			return obs, err
 		}

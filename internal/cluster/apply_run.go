@@ -375,13 +375,9 @@ func (e *Executor) checkFollows(ctx context.Context, addr, master string) error 
 	if err != nil {
 		return nodeErr(master, "CLUSTER MYID", err)
 	}
-	text, err := e.Pool.Client(addr).ClusterNodes(ctx).Result()
+	view, err := e.viewOf(ctx, addr)
 	if err != nil {
-		return nodeErr(addr, "CLUSTER NODES", err)
-	}
-	view, err := ParseNodes(text)
-	if err != nil {
-		return nodeErr(addr, "CLUSTER NODES", err)
+		return err
 	}
 	st := &NodeState{Addr: addr}
 	st.setView(view)

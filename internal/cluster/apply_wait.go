@@ -124,6 +124,21 @@ func loading(obs *Observed) bool {
 	return false
 }
 
+// awaitLoaded observes again while a node answers LOADING (a node that
+// just restarted, or a replica loading a full sync, reads its dataset
+// first), logging fields: Apply, Destroy and node plans wait for it
+// rather than fail.
+func (e *Executor) awaitLoaded(ctx context.Context, obs *Observed, observe func() *Observed, fields map[string]any) (*Observed, error) {
+	for loading(obs) {
+		e.info(ctx, "waiting for nodes loading their dataset", fields)
+		if err := sleep(ctx, 10*e.poll()); err != nil {
+			return obs, fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
+		}
+		obs = observe()
+	}
+	return obs, nil
+}
+
 // waitFor polls the declared nodes' views until cond holds or ctx ends.
 func (e *Executor) waitFor(ctx context.Context, d Desired, obs *Observed, what string, cond func(*Observed) (bool, string)) error {
 	return e.wait(ctx, d, obs, waitSpec{what: what, cond: cond})

@@ -29,15 +29,10 @@ func (e *KeysError) Error() string {
 // Nothing is changed when a check fails. Nodes that are already lone and
 // empty are left as they are.
 func (e *Executor) Destroy(ctx context.Context, addrs []string, force bool) error {
-	obs := Observe(ctx, e.Pool, addrs, true)
-	// A node that just restarted, or a replica loading a full sync,
-	// answers LOADING until its dataset is in memory: wait, as Apply does.
-	for loading(obs) {
-		e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"nodes": len(addrs)})
-		if err := sleep(ctx, 10*e.poll()); err != nil {
-			return fmt.Errorf("timed out waiting for nodes to load their dataset: %w", err)
-		}
-		obs = Observe(ctx, e.Pool, addrs, true)
+	observe := func() *Observed { return Observe(ctx, e.Pool, addrs, true) }
+	obs, err := e.awaitLoaded(ctx, observe(), observe, map[string]any{"nodes": len(addrs)})
+	if err != nil {
+		return err
 	}
 	var errs Errors
 	for _, n := range obs.Failed() {

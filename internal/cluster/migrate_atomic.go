@@ -63,16 +63,25 @@ func (e *Executor) ownedBy(ctx context.Context, addr string) (SlotSet, error) {
 	return e.slotsSeen(ctx, addr, "")
 }
 
-// slotsSeen is the set of slots the node with ID id serves by the view of
-// the node at viewer ("" for the viewer itself).
-func (e *Executor) slotsSeen(ctx context.Context, viewer, id string) (SlotSet, error) {
-	out, err := e.Pool.Client(viewer).ClusterNodes(ctx).Result()
+// viewOf reads and parses the CLUSTER NODES of the node at addr alone.
+func (e *Executor) viewOf(ctx context.Context, addr string) ([]NodeLine, error) {
+	out, err := e.Pool.Client(addr).ClusterNodes(ctx).Result()
 	if err != nil {
-		return SlotSet{}, nodeErr(viewer, "CLUSTER NODES", err)
+		return nil, nodeErr(addr, "CLUSTER NODES", err)
 	}
 	lines, err := ParseNodes(out)
 	if err != nil {
-		return SlotSet{}, &NodeError{Addr: viewer, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
+		return nil, &NodeError{Addr: addr, Kind: ErrOther, Op: "CLUSTER NODES", Err: err}
+	}
+	return lines, nil
+}
+
+// slotsSeen is the set of slots the node with ID id serves by the view of
+// the node at viewer ("" for the viewer itself).
+func (e *Executor) slotsSeen(ctx context.Context, viewer, id string) (SlotSet, error) {
+	lines, err := e.viewOf(ctx, viewer)
+	if err != nil {
+		return SlotSet{}, err
 	}
 	for _, l := range lines {
 		if (id == "" && l.Myself()) || (id != "" && l.ID == id) {

@@ -9,13 +9,10 @@ import (
 // observeLoaded is observeMembers once no node read answers LOADING (a
 // node that just restarted reads its dataset first), as Apply waits.
 func (e *Executor) observeLoaded(ctx context.Context, spec NodeSpec) (*Observed, error) {
-	obs := e.observeMembers(ctx, spec)
-	for loading(obs) {
-		e.info(ctx, "waiting for nodes loading their dataset", map[string]any{"address": spec.Addr})
-		if err := sleep(ctx, 10*e.poll()); err != nil {
-			return obs, fmt.Errorf("node %s: timed out waiting for nodes to load their dataset: %w", spec.Addr, err)
-		}
-		obs = e.observeMembers(ctx, spec)
+	obs, err := e.awaitLoaded(ctx, e.observeMembers(ctx, spec), func() *Observed { return e.observeMembers(ctx, spec) },
+		map[string]any{"address": spec.Addr})
+	if err != nil {
+		return obs, fmt.Errorf("node %s: %w", spec.Addr, err)
 	}
 	return obs, nil
 }
